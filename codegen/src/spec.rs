@@ -1,0 +1,175 @@
+//! Reading the parts of an OpenAPI document the generators need: operations in document order,
+//! with `$ref`s resolved. Shared by the client and server generators so they agree on what an
+//! operation is. Only local references (`#/components/...`) are supported.
+
+use openapiv3::{
+    OpenAPI, Operation, Parameter, ParameterData, ReferenceOr, RequestBody, Response, Schema,
+};
+
+use crate::Error;
+
+/// One operation of the document, with the path item's parameters merged in.
+#[derive(Debug, Clone)]
+pub struct Op<'a> {
+    /// The operationId (required by both generators).
+    pub operation_id: &'a str,
+    /// Lower-case HTTP method (`get`, `post`, ...).
+    pub method: &'static str,
+    /// The path template, e.g. `/v2/{project_id}/assets`.
+    pub path: &'a str,
+    /// The operation itself.
+    pub operation: &'a Operation,
+    /// Path-item parameters followed by the operation's own, `$ref`s resolved. An operation
+    /// parameter replaces a path-item parameter of the same name and location.
+    pub parameters: Vec<&'a Parameter>,
+}
+
+impl Op<'_> {
+    /// The request body, resolved, if the operation has one.
+    pub fn request_body<'s>(&self, spec: &'s OpenAPI) -> Result<Option<&'s RequestBody>, Error>
+    where
+        Self: 's,
+    {
+        self.operation
+            .request_body
+            .as_ref()
+            .map(|body| resolve(spec, body, "requestBodies", |c| &c.request_bodies))
+            .transpose()
+    }
+
+    /// Whether the request body is `multipart/form-data`.
+    pub fn is_multipart(&self, spec: &OpenAPI) -> Result<bool, Error> {
+        Ok(self
+            .request_body(spec)?
+            .is_some_and(|body| body.content.contains_key("multipart/form-data")))
+    }
+
+    /// The documented responses as (status, resolved response), in ascending status order.
+    /// `default` and range statuses (`4XX`) are refused: the generators need exact statuses.
+    pub fn responses<'s>(&self, spec: &'s OpenAPI) -> Result<Vec<(u16, &'s Response)>, Error>
+    where
+        Self: 's,
+    {
+        if self.operation.responses.default.is_some() {
+            return Err(self.unsupported("a `default` response (list exact statuses instead)"));
+        }
+        let mut out = Vec::new();
+        for (status, response) in &self.operation.responses.responses {
+            let openapiv3::StatusCode::Code(code) = status else {
+                return Err(self.unsupported(format!("range status {status}")));
+            };
+            out.push((*code, resolve(spec, response, "responses", |c| &c.responses)?));
+        }
+        out.sort_by_key(|(code, _)| *code);
+        Ok(out)
+    }
+
+    /// An [`Error::Unsupported`] naming this operation.
+    pub fn unsupported(&self, message: impl Into<String>) -> Error {
+        Error::Unsupported { operation_id: self.operation_id.to_string(), message: message.into() }
+    }
+}
+
+/// The parameter's common data, whatever its location.
+pub fn parameter_data(parameter: &Parameter) -> &ParameterData {
+    parameter.parameter_data_ref()
+}
+
+/// Every operation in document order (paths as written, methods in a fixed order).
+pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
+    let mut ops = Vec::new();
+    for (path, item) in &spec.paths.paths {
+        let ReferenceOr::Item(item) = item else {
+            return Err(Error::Invalid(format!("path {path}: external path items are not supported")));
+        };
+        let methods: [(&'static str, &Option<Operation>); 8] = [
+            ("get", &item.get),
+            ("put", &item.put),
+            ("post", &item.post),
+            ("delete", &item.delete),
+            ("options", &item.options),
+            ("head", &item.head),
+            ("patch", &item.patch),
+            ("trace", &item.trace),
+        ];
+        for (method, operation) in methods {
+            let Some(operation) = operation else { continue };
+            let operation_id = operation.operation_id.as_deref().ok_or_else(|| {
+                Error::Invalid(format!("{} {path}: every operation needs an operationId", method.to_uppercase()))
+            })?;
+            let mut parameters: Vec<&Parameter> = Vec::new();
+            for p in item.parameters.iter().chain(&operation.parameters) {
+                let p = resolve(spec, p, "parameters", |c| &c.parameters)?;
+                let data = parameter_data(p);
+                parameters.retain(|q| {
+                    let qd = parameter_data(q);
+                    !(qd.name == data.name && std::mem::discriminant(*q) == std::mem::discriminant(p))
+                });
+                parameters.push(p);
+            }
+            ops.push(Op { operation_id, method, path, operation, parameters });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for op in &ops {
+        if !seen.insert(op.operation_id) {
+            return Err(Error::Invalid(format!("operationId {} is used twice", op.operation_id)));
+        }
+    }
+    Ok(ops)
+}
+
+/// Resolves a `ReferenceOr<T>` against `#/components/<section>/<name>`.
+pub fn resolve<'s, T>(
+    spec: &'s OpenAPI,
+    item: &'s ReferenceOr<T>,
+    section: &str,
+    pick: impl Fn(&'s openapiv3::Components) -> &'s indexmap::IndexMap<String, ReferenceOr<T>>,
+) -> Result<&'s T, Error> {
+    let mut item = item;
+    // A reference may point at another reference; follow a few, refuse cycles.
+    for _ in 0..8 {
+        match item {
+            ReferenceOr::Item(t) => return Ok(t),
+            ReferenceOr::Reference { reference } => {
+                let name = ref_name(reference, section)?;
+                item = spec
+                    .components
+                    .as_ref()
+                    .and_then(|c| pick(c).get(name))
+                    .ok_or_else(|| Error::Invalid(format!("dangling reference {reference}")))?;
+            }
+        }
+    }
+    Err(Error::Invalid(format!("reference chain too long in #/components/{section}")))
+}
+
+/// Resolves a schema reference.
+pub fn resolve_schema<'s>(spec: &'s OpenAPI, schema: &'s ReferenceOr<Schema>) -> Result<&'s Schema, Error> {
+    resolve(spec, schema, "schemas", |c| &c.schemas)
+}
+
+/// Resolves a boxed schema reference (as used by `items` and `properties`).
+pub fn resolve_boxed<'s>(spec: &'s OpenAPI, schema: &'s ReferenceOr<Box<Schema>>) -> Result<&'s Schema, Error> {
+    match schema {
+        ReferenceOr::Item(s) => Ok(s),
+        ReferenceOr::Reference { reference } => {
+            let name = ref_name(reference, "schemas")?;
+            let target = spec
+                .components
+                .as_ref()
+                .and_then(|c| c.schemas.get(name))
+                .ok_or_else(|| Error::Invalid(format!("dangling reference {reference}")))?;
+            resolve_schema(spec, target)
+        }
+    }
+}
+
+/// The component name of a local reference into `#/components/<section>/`.
+pub fn ref_name<'r>(reference: &'r str, section: &str) -> Result<&'r str, Error> {
+    reference
+        .strip_prefix("#/components/")
+        .and_then(|rest| rest.strip_prefix(section))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .ok_or_else(|| Error::Invalid(format!("unsupported reference {reference} (expected #/components/{section}/...)")))
+}

@@ -1,0 +1,169 @@
+//! The domain of the reference server: applications and tasks of an instance, and asset jobs.
+//!
+//! Plain data shared by the store, the package reader/writer and the job runner. Nothing here
+//! talks to a database, a file or the network.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where assets live: an instance inside a project. Instances are implicit, as in a local
+/// emulator: one not seen before is empty and is created on its first write.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// Project ID (0..64 characters, as the document says).
+    pub project_id: String,
+    /// Instance ID (0..64 characters).
+    pub instance_id: String,
+}
+
+/// An application of an instance. `name` is unique per instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    /// Stable id, unique per instance.
+    pub id: String,
+    /// Unique per instance.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When last changed (e.g. overwritten by a Merge import).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A data-integration task of an instance. Belongs to one app; `name` is unique per instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Stable id, unique per instance.
+    pub id: String,
+    /// Unique per instance.
+    pub name: String,
+    /// The owning application's id, in the same instance.
+    pub app_id: String,
+    /// Source settings (connection, table, query...), as JSON.
+    pub source: serde_json::Value,
+    /// Target settings, as JSON.
+    pub target: serde_json::Value,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An app as carried in a package: what is exported and imported (no timestamps; the importing
+/// instance sets its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppAsset {
+    /// The app's id in the exporting instance; tasks of the package refer to it.
+    pub id: String,
+    /// The app's name (before any import prefix).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A task as carried in a package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskAsset {
+    /// The task's id in the exporting instance.
+    pub id: String,
+    /// The task's name (before any import prefix).
+    pub name: String,
+    /// Id of the owning app; that app is always in the same package.
+    pub app_id: String,
+    /// Source settings.
+    pub source: serde_json::Value,
+    /// Target settings.
+    pub target: serde_json::Value,
+}
+
+/// What kind of asset job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// `exportAsset`
+    Export,
+    /// `importAsset`
+    Import,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    /// Still working. At most one per project at a time.
+    Running,
+    /// Ended well; an export then has an archive.
+    Succeeded,
+    /// Ended badly; `reasons` say why.
+    Failed,
+}
+
+/// Which kind of asset a failure reason is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceType {
+    /// `application`
+    Application,
+    /// `task`
+    Task,
+}
+
+/// One reason a job failed. The document bounds each string to 1..64 characters and a job to
+/// 10 reasons; [`Reason::new`] truncates so a reason can always be stored and sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Kind of asset.
+    pub resource_type: ResourceType,
+    /// Name of the asset (or of the package entry), 1..64 characters.
+    pub resource_name: String,
+    /// A code of the document's `x-error-codes`.
+    pub error_code: String,
+    /// What went wrong, 1..64 characters.
+    pub error_msg: String,
+}
+
+/// At most this many reasons are kept for a job (the document's `maxItems`).
+pub const MAX_REASONS: usize = 10;
+/// Each reason string holds at most this many characters (the document's `maxLength`).
+pub const MAX_REASON_CHARS: usize = 64;
+
+impl Reason {
+    /// A reason with every string cut to [`MAX_REASON_CHARS`] characters and never empty.
+    pub fn new(resource_type: ResourceType, resource_name: &str, error_code: &str, error_msg: &str) -> Self {
+        Reason {
+            resource_type,
+            resource_name: clamp(resource_name),
+            error_code: clamp(error_code),
+            error_msg: clamp(error_msg),
+        }
+    }
+}
+
+fn clamp(s: &str) -> String {
+    let cut: String = s.chars().take(MAX_REASON_CHARS).collect();
+    if cut.is_empty() { "-".to_string() } else { cut }
+}
+
+/// An asset job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Job id (1..128 characters).
+    pub id: String,
+    /// Where it runs.
+    pub scope: Scope,
+    /// Export or import.
+    pub kind: JobKind,
+    /// Running, succeeded or failed.
+    pub status: JobStatus,
+    /// 0.0 ..= 1.0
+    pub progress: f64,
+    /// Set when an export succeeded.
+    pub archive_id: Option<String>,
+    /// Up to [`MAX_REASONS`], when failed.
+    pub reasons: Vec<Reason>,
+    /// When created.
+    pub begin_time: DateTime<Utc>,
+    /// When it ended.
+    pub end_time: Option<DateTime<Utc>>,
+}
