@@ -3,3 +3,4 @@
 //! the client and the server stubs are generated from it at build time.
 
 pub mod client;
+pub mod server;

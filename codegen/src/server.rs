@@ -1,10 +1,1466 @@
-//! The axum server generator (in progress).
+//! The axum server generator: openapiv3 in, tokens out (formatted by the caller).
+//!
+//! For every operation it emits a method on one `Api` trait with typed inputs, a `<Op>Reply` enum
+//! with exactly the documented statuses, and a handler that enforces every constraint the document
+//! states before the method runs. It also emits `router(impl Api) -> axum::Router`.
+//!
+//! It must not know any operation by name: codes, field names, limits and routes come from the
+//! document (`x-error-body`, `x-error-codes`, `x-max-body-bytes`, `x-max-combined-items`,
+//! `x-min-length`/`x-max-length` on API-key schemes). Unsupported features are refused with
+//! [`Error::Unsupported`] naming the operation, never silently skipped.
 
-use openapiv3::OpenAPI;
-use proc_macro2::TokenStream;
+use std::collections::{BTreeMap, BTreeSet};
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+use openapiv3::{
+    OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema, SchemaKind, SecurityScheme,
+    Type,
+};
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
 
 use crate::Error;
+use crate::spec::{self, Op};
 
-pub(crate) fn generate(_spec: &OpenAPI) -> Result<TokenStream, Error> {
-    Ok(TokenStream::new())
+/// The runtime support code, emitted verbatim ahead of the generated items.
+const RUNTIME: &str = include_str!("templates/server_runtime.rs");
+
+/// Body limit of operations whose document states none: axum's default.
+const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+
+pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
+    let mut runtime: syn::File = syn::parse_str(RUNTIME)?;
+    allow_unused_private_items(&mut runtime);
+    let error_body = ErrorBody::read(spec)?;
+    let codes = ErrorCodes::read(spec)?;
+    let ops = spec::operations(spec)?;
+
+    let mut validators = Validators::default();
+    let mut operations = Vec::new();
+    for op in &ops {
+        operations.push(Operation::generate(
+            spec,
+            op,
+            &error_body,
+            &codes,
+            &mut validators,
+        )?);
+    }
+
+    let error_body_tokens = error_body.tokens(spec)?;
+    let codes_tokens = codes.tokens()?;
+    let validator_fns = validators.finish(spec)?;
+
+    let items = operations.iter().map(|o| &o.items);
+    let trait_methods = operations.iter().map(|o| &o.trait_method);
+    let limit_fields = operations.iter().filter_map(|o| o.limit_field.as_ref());
+    let limit_defaults = operations.iter().filter_map(|o| o.limit_default.as_ref());
+    let routes = routes(&operations);
+    let runtime_items = &runtime.items;
+    let descriptions = operations.iter().map(|o| &o.description);
+
+    Ok(quote! {
+        #(#runtime_items)*
+
+        #error_body_tokens
+        #codes_tokens
+
+        /// The API as one trait: implement it and hand it to [`router`]. Each method receives its
+        /// inputs already checked against the document and answers with its operation's reply
+        /// enum, which lists exactly the statuses the document declares.
+        pub trait Api: Send + Sync + 'static {
+            #(#trait_methods)*
+        }
+
+        /// Per-operation request body limits, in bytes. Defaults come from each operation's
+        /// `x-max-body-bytes` in the document, else axum's 2 MiB.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct BodyLimits {
+            #(#limit_fields)*
+        }
+
+        impl Default for BodyLimits {
+            fn default() -> Self {
+                BodyLimits { #(#limit_defaults)* }
+            }
+        }
+
+        /// Settings of the generated router.
+        #[derive(Debug, Clone, Default)]
+        pub struct RouterConfig {
+            /// Request body limits.
+            pub body_limits: BodyLimits,
+        }
+
+        /// The router serving every operation of the document with the default [`RouterConfig`].
+        pub fn router(api: impl Api) -> axum::Router {
+            router_with(api, RouterConfig::default())
+        }
+
+        /// The router serving every operation of the document. Unknown paths and methods get the
+        /// document's error body too; every response carries the request-id header.
+        pub fn router_with<A: Api>(api: A, config: RouterConfig) -> axum::Router {
+            let shared = Arc::new(Shared { api, config });
+            axum::Router::new()
+                #routes
+                .fallback(no_route)
+                .method_not_allowed_fallback(method_not_allowed)
+                .with_state(shared)
+                .layer(axum::middleware::from_fn(request_id_layer))
+        }
+
+        /// One operation as the generated router serves it: for comparing back to the document.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct OperationDescription {
+            /// The operationId.
+            pub operation_id: &'static str,
+            /// Upper-case HTTP method.
+            pub method: &'static str,
+            /// The axum route (same syntax as the document's path template).
+            pub path: &'static str,
+            /// The statuses of the reply enum, ascending.
+            pub statuses: &'static [u16],
+        }
+
+        /// Every operation the generated router serves.
+        pub const OPERATIONS: &[OperationDescription] = &[#(#descriptions),*];
+
+        #(#items)*
+
+        #validator_fns
+    })
+}
+
+/// Which runtime helpers a document needs varies (a document without integer parameters never
+/// parses one), so the private ones may go unused; that is expected, not dead code to remove.
+fn allow_unused_private_items(file: &mut syn::File) {
+    let allow: syn::Attribute = syn::parse_quote!(#[allow(dead_code)]);
+    for item in &mut file.items {
+        let (vis, attrs) = match item {
+            syn::Item::Fn(f) => (&f.vis, &mut f.attrs),
+            syn::Item::Struct(s) => (&s.vis, &mut s.attrs),
+            syn::Item::Enum(e) => (&e.vis, &mut e.attrs),
+            syn::Item::Const(c) => (&c.vis, &mut c.attrs),
+            syn::Item::Type(t) => (&t.vis, &mut t.attrs),
+            _ => continue,
+        };
+        if matches!(vis, syn::Visibility::Inherited) {
+            attrs.push(allow.clone());
+        }
+    }
+}
+
+/// The document's `x-error-body`: which schema is the error body and where its fields are.
+struct ErrorBody {
+    schema: String,
+    code: String,
+    message: String,
+    details: Option<String>,
+    request_id: String,
+    request_id_header: String,
+}
+
+fn ext<'a>(extensions: &'a indexmap::IndexMap<String, Value>, key: &str) -> Option<&'a Value> {
+    extensions.get(key)
+}
+
+fn ext_str(value: &Value, key: &str, what: &str) -> Result<String, Error> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| Error::Invalid(format!("{what}: `{key}` must be a string")))
+}
+
+impl ErrorBody {
+    fn read(spec: &OpenAPI) -> Result<Self, Error> {
+        let value = ext(&spec.extensions, "x-error-body").ok_or_else(|| {
+            Error::Invalid("the server generator needs a top-level `x-error-body` (schema, code, message, request_id, request_id_header)".into())
+        })?;
+        let what = "x-error-body";
+        Ok(ErrorBody {
+            schema: ext_str(value, "schema", what)?,
+            code: ext_str(value, "code", what)?,
+            message: ext_str(value, "message", what)?,
+            details: value
+                .get("details")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            request_id: ext_str(value, "request_id", what)?,
+            request_id_header: ext_str(value, "request_id_header", what)?.to_ascii_lowercase(),
+        })
+    }
+
+    fn schema_ref(&self) -> String {
+        format!("#/components/schemas/{}", self.schema)
+    }
+
+    fn tokens(&self, spec: &OpenAPI) -> Result<TokenStream, Error> {
+        // Every field is cut to the smallest maxLength the schema gives its fields.
+        let schema = spec
+            .components
+            .as_ref()
+            .and_then(|c| c.schemas.get(&self.schema))
+            .ok_or_else(|| Error::Invalid(format!("x-error-body: no schema {}", self.schema)))?;
+        let schema = spec::resolve_schema(spec, schema)?;
+        let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+            return Err(Error::Invalid(format!(
+                "x-error-body: {} is not an object schema",
+                self.schema
+            )));
+        };
+        let mut max_chars = usize::MAX;
+        let fields = [
+            Some(&self.code),
+            Some(&self.message),
+            self.details.as_ref(),
+            Some(&self.request_id),
+        ];
+        for field in fields.into_iter().flatten() {
+            let property = object.properties.get(field).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "x-error-body: {} has no property {field}",
+                    self.schema
+                ))
+            })?;
+            if let SchemaKind::Type(Type::String(s)) =
+                &spec::resolve_boxed(spec, property)?.schema_kind
+                && let Some(max) = s.max_length
+            {
+                max_chars = max_chars.min(max);
+            }
+        }
+        let max_chars = if max_chars == usize::MAX {
+            1024
+        } else {
+            max_chars
+        };
+        let (code, message, request_id, header) = (
+            &self.code,
+            &self.message,
+            &self.request_id,
+            &self.request_id_header,
+        );
+        let details = match &self.details {
+            Some(d) => quote!(Some(#d)),
+            None => quote!(None),
+        };
+        HeaderNameCheck::check(header)?;
+        Ok(quote! {
+            const ERROR_BODY: ErrorBodyShape = ErrorBodyShape {
+                code: #code,
+                message: #message,
+                details: #details,
+                request_id: #request_id,
+                request_id_header: #header,
+                max_chars: #max_chars,
+            };
+        })
+    }
+}
+
+struct HeaderNameCheck;
+
+impl HeaderNameCheck {
+    fn check(name: &str) -> Result<(), Error> {
+        let ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "`{name}` is not a valid header name"
+            )))
+        }
+    }
+}
+
+/// The document's `x-error-codes`.
+struct ErrorCodes {
+    codes: Vec<(String, u16, String, Option<String>)>,
+}
+
+/// The rejections the generated layer sends by itself; each needs one code marked in the document.
+const REJECTIONS: [&str; 7] = [
+    "missing_credential",
+    "invalid_parameter",
+    "missing_body",
+    "payload_too_large",
+    "internal",
+    "no_route",
+    "method_not_allowed",
+];
+
+impl ErrorCodes {
+    fn read(spec: &OpenAPI) -> Result<Self, Error> {
+        let list = ext(&spec.extensions, "x-error-codes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                Error::Invalid("the server generator needs a top-level `x-error-codes` list".into())
+            })?;
+        let mut codes = Vec::new();
+        for entry in list {
+            let what = "x-error-codes entry";
+            let code = ext_str(entry, "code", what)?;
+            let status = entry
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (400..600).contains(s))
+                .ok_or_else(|| {
+                    Error::Invalid(format!("x-error-codes {code}: `status` must be 400..599"))
+                })?;
+            let meaning = ext_str(entry, "meaning", what)?;
+            let rejection = entry
+                .get("rejection")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(r) = &rejection
+                && !REJECTIONS.contains(&r.as_str())
+            {
+                return Err(Error::Invalid(format!(
+                    "x-error-codes {code}: unknown rejection `{r}`"
+                )));
+            }
+            codes.push((code, status, meaning, rejection));
+        }
+        Ok(ErrorCodes { codes })
+    }
+
+    fn const_name(code: &str) -> syn::Ident {
+        let cleaned: String = code
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format_ident!("{}", cleaned.to_shouty_snake_case().replace("__", "_"))
+    }
+
+    fn rejection(&self, kind: &str) -> Option<(u16, syn::Ident)> {
+        self.codes
+            .iter()
+            .find(|(_, _, _, r)| r.as_deref() == Some(kind))
+            .map(|(code, status, _, _)| (*status, Self::const_name(code)))
+    }
+
+    fn tokens(&self) -> Result<TokenStream, Error> {
+        let mut names = BTreeSet::new();
+        let mut consts = Vec::new();
+        for (code, status, meaning, _) in &self.codes {
+            let name = Self::const_name(code);
+            if !names.insert(name.to_string()) {
+                return Err(Error::Invalid(format!(
+                    "x-error-codes: {code} is listed twice"
+                )));
+            }
+            let doc = format!("`{code}` ({status}): {meaning}");
+            consts.push(quote! {
+                #[doc = #doc]
+                pub const #name: ErrorCode = ErrorCode { code: #code, status: #status, meaning: #meaning };
+            });
+        }
+        let all = self.codes.iter().map(|(code, ..)| Self::const_name(code));
+        let mut reject_fields = Vec::new();
+        for kind in REJECTIONS {
+            let field = format_ident!("{kind}");
+            let Some((_, name)) = self.rejection(kind) else {
+                return Err(Error::Invalid(format!(
+                    "x-error-codes: no code is marked `rejection: {kind}`"
+                )));
+            };
+            reject_fields.push(quote!(#field: codes::#name,));
+        }
+        Ok(quote! {
+            /// The error codes of the document (`x-error-codes`); no other code can be sent.
+            pub mod codes {
+                use super::ErrorCode;
+                #(#consts)*
+                /// Every code, in document order.
+                pub const ALL: &[ErrorCode] = &[#(#all),*];
+            }
+
+            const REJECT: Rejections = Rejections { #(#reject_fields)* };
+        })
+    }
+}
+
+/// Validation functions for component schemas, generated once each, in name order.
+#[derive(Default)]
+struct Validators {
+    wanted: BTreeSet<String>,
+}
+
+impl Validators {
+    fn name(component: &str) -> syn::Ident {
+        format_ident!("validate_{}", component.to_snake_case())
+    }
+
+    fn want(&mut self, component: &str) -> syn::Ident {
+        self.wanted.insert(component.to_string());
+        Self::name(component)
+    }
+
+    fn finish(mut self, spec: &OpenAPI) -> Result<TokenStream, Error> {
+        let mut done = BTreeMap::new();
+        while let Some(name) = self.wanted.iter().find(|n| !done.contains_key(*n)).cloned() {
+            let schema = spec
+                .components
+                .as_ref()
+                .and_then(|c| c.schemas.get(&name))
+                .ok_or_else(|| {
+                    Error::Invalid(format!("dangling reference #/components/schemas/{name}"))
+                })?;
+            let schema = spec::resolve_schema(spec, schema)?;
+            let body =
+                validate_value(spec, schema, &quote!(value), &quote!(loc), &mut self, &name)?;
+            let ident = Self::name(&name);
+            let doc = format!("Checks a JSON value against the document's `{name}` schema.");
+            done.insert(
+                name,
+                quote! {
+                    #[doc = #doc]
+                    #[allow(unused_variables)]
+                    fn #ident(loc: &Loc<'_>, value: &serde_json::Value) -> Check {
+                        #body
+                        Ok(())
+                    }
+                },
+            );
+        }
+        let fns = done.values();
+        Ok(quote!(#(#fns)*))
+    }
+}
+
+fn opt_usize(v: Option<usize>) -> TokenStream {
+    match v {
+        Some(v) => quote!(Some(#v)),
+        None => quote!(None),
+    }
+}
+
+fn check_regex(pattern: &str, context: &str) -> Result<(), Error> {
+    regress::Regex::new(pattern).map(|_| ()).map_err(|e| {
+        Error::Invalid(format!(
+            "{context}: pattern {pattern:?} does not compile: {e}"
+        ))
+    })
+}
+
+/// Checks of a string value `s` (a `&str`) against a string schema.
+fn string_checks(
+    s: &openapiv3::StringType,
+    value: &TokenStream,
+    loc: &TokenStream,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    let mut checks = Vec::new();
+    if s.min_length.is_some_and(|m| m > 0) || s.max_length.is_some() {
+        let min = opt_usize(s.min_length.filter(|m| *m > 0));
+        let max = opt_usize(s.max_length);
+        checks.push(quote!(check_str_len(#loc, #value, #min, #max)?;));
+    }
+    if let Some(pattern) = &s.pattern {
+        check_regex(pattern, context)?;
+        checks.push(quote! {
+            {
+                static RE: std::sync::LazyLock<regress::Regex> = std::sync::LazyLock::new(|| {
+                    regress::Regex::new(#pattern).expect("the generator compiled this pattern")
+                });
+                check_pattern(#loc, #value, &RE, #pattern)?;
+            }
+        });
+    }
+    let allowed: Vec<&String> = s.enumeration.iter().flatten().collect();
+    if !allowed.is_empty() {
+        checks.push(quote!(check_enum(#loc, #value, &[#(#allowed),*])?;));
+    }
+    Ok(quote!(#(#checks)*))
+}
+
+fn number_bounds(
+    min: Option<f64>,
+    excl_min: bool,
+    max: Option<f64>,
+    excl_max: bool,
+) -> (TokenStream, TokenStream) {
+    let bound = |v: Option<f64>, excl: bool| match v {
+        Some(v) => {
+            let v = Literal::f64_suffixed(v);
+            quote!(Some((#v, #excl)))
+        }
+        None => quote!(None),
+    };
+    (bound(min, excl_min), bound(max, excl_max))
+}
+
+/// Code checking the JSON `value` (an expression of type `&serde_json::Value`) at `loc`
+/// (an expression of type `&Loc`) against `schema`.
+fn validate_value(
+    spec: &OpenAPI,
+    schema: &Schema,
+    value: &TokenStream,
+    loc: &TokenStream,
+    validators: &mut Validators,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    let body = match &schema.schema_kind {
+        SchemaKind::Type(Type::String(s)) => {
+            let checks = string_checks(s, &quote!(text), loc, context)?;
+            quote! {
+                #[allow(unused_variables)]
+                let text = expect_str(#loc, #value)?;
+                #checks
+            }
+        }
+        SchemaKind::Type(Type::Number(n)) => {
+            let (min, max) = number_bounds(
+                n.minimum,
+                n.exclusive_minimum,
+                n.maximum,
+                n.exclusive_maximum,
+            );
+            quote! {
+                let number = expect_number(#loc, #value)?;
+                check_number(#loc, number, #min, #max)?;
+            }
+        }
+        SchemaKind::Type(Type::Integer(i)) => {
+            let (min, max) = number_bounds(
+                i.minimum.map(|v| v as f64),
+                i.exclusive_minimum,
+                i.maximum.map(|v| v as f64),
+                i.exclusive_maximum,
+            );
+            quote! {
+                let number = expect_integer(#loc, #value)?;
+                check_number(#loc, number, #min, #max)?;
+            }
+        }
+        SchemaKind::Type(Type::Boolean(_)) => quote!(expect_bool(#loc, #value)?;),
+        SchemaKind::Type(Type::Object(o)) => {
+            let required = &o.required;
+            let mut props = Vec::new();
+            for (name, property) in &o.properties {
+                let check = validate_child(
+                    spec,
+                    property,
+                    &quote!(child),
+                    &quote!(&child_loc),
+                    validators,
+                    context,
+                )?;
+                props.push(quote! {
+                    if let Some(child) = object.get(#name) {
+                        let child_loc = Loc::Field(#loc, #name);
+                        #check
+                    }
+                });
+            }
+            let unknown = match &o.additional_properties {
+                Some(openapiv3::AdditionalProperties::Any(false)) => {
+                    let known: Vec<&String> = o.properties.keys().collect();
+                    quote! {
+                        for key in object.keys() {
+                            if ![#(#known),*].contains(&key.as_str()) {
+                                return fail(&Loc::Field(#loc, key), "is not a field of this object");
+                            }
+                        }
+                    }
+                }
+                _ => quote!(),
+            };
+            let combined = match ext(&schema.schema_data.extensions, "x-max-combined-items") {
+                Some(rule) => {
+                    let names: Vec<String> = rule
+                        .get("properties")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let max = rule.get("max").and_then(Value::as_u64).ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{context}: x-max-combined-items needs `properties` and `max`"
+                        ))
+                    })? as usize;
+                    if names.is_empty() || names.iter().any(|n| !o.properties.contains_key(n)) {
+                        return Err(Error::Invalid(format!(
+                            "{context}: x-max-combined-items must name properties of the schema"
+                        )));
+                    }
+                    quote!(check_combined_items(#loc, object, &[#(#names),*], #max)?;)
+                }
+                None => quote!(),
+            };
+            quote! {
+                let object = expect_object(#loc, #value)?;
+                check_required(#loc, object, &[#(#required),*])?;
+                #unknown
+                #(#props)*
+                #combined
+            }
+        }
+        SchemaKind::Type(Type::Array(a)) => {
+            let (min, max) = (opt_usize(a.min_items), opt_usize(a.max_items));
+            let item_loop = match &a.items {
+                Some(items) => {
+                    let check = validate_child(
+                        spec,
+                        items,
+                        &quote!(item),
+                        &quote!(&item_loc),
+                        validators,
+                        context,
+                    )?;
+                    quote! {
+                        for (index, item) in array.iter().enumerate() {
+                            let item_loc = Loc::Index(#loc, index);
+                            #check
+                        }
+                    }
+                }
+                None => quote!(),
+            };
+            quote! {
+                let array = expect_array(#loc, #value)?;
+                check_items(#loc, array.len(), #min, #max)?;
+                #item_loop
+            }
+        }
+        SchemaKind::Any(any)
+            if any.typ.is_none() && any.properties.is_empty() && any.items.is_none() =>
+        {
+            quote!()
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "{context}: the server generator supports typed schemas only, not {}",
+                kind_name(other)
+            )));
+        }
+    };
+    if schema.schema_data.nullable {
+        Ok(quote! { if !#value.is_null() { #body } })
+    } else {
+        Ok(body)
+    }
+}
+
+fn kind_name(kind: &SchemaKind) -> &'static str {
+    match kind {
+        SchemaKind::OneOf { .. } => "oneOf",
+        SchemaKind::AllOf { .. } => "allOf",
+        SchemaKind::AnyOf { .. } => "anyOf",
+        SchemaKind::Not { .. } => "not",
+        _ => "an untyped schema with constraints",
+    }
+}
+
+fn validate_child(
+    spec: &OpenAPI,
+    schema: &ReferenceOr<Box<Schema>>,
+    value: &TokenStream,
+    loc: &TokenStream,
+    validators: &mut Validators,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    match schema {
+        ReferenceOr::Reference { reference } => {
+            let name = spec::ref_name(reference, "schemas")?;
+            let f = validators.want(name);
+            Ok(quote!(#f(#loc, #value)?;))
+        }
+        ReferenceOr::Item(schema) => {
+            let body = validate_value(spec, schema, value, loc, validators, context)?;
+            Ok(quote!({ #body }))
+        }
+    }
+}
+
+/// How one parameter is read, checked and typed.
+struct Param {
+    field: syn::Ident,
+    ty: TokenStream,
+    doc: String,
+    extract: TokenStream,
+}
+
+fn rust_field(name: &str) -> syn::Ident {
+    let snake = name.to_snake_case();
+    const KEYWORDS: [&str; 12] = [
+        "type", "match", "ref", "self", "mod", "move", "where", "use", "loop", "fn", "struct",
+        "enum",
+    ];
+    if KEYWORDS.contains(&snake.as_str()) {
+        format_ident!("{snake}_")
+    } else {
+        format_ident!("{snake}")
+    }
+}
+
+fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Error> {
+    let data = spec::parameter_data(parameter);
+    let name = data.name.as_str();
+    let field = rust_field(name);
+    let ParameterSchemaOrContent::Schema(schema_ref) = &data.format else {
+        return Err(op.unsupported(format!("parameter {name}: `content` parameters")));
+    };
+    let schema = spec::resolve_schema(spec, schema_ref)?;
+    let context = format!("{} parameter {name}", op.operation_id);
+    let loc = quote!(loc);
+
+    // The raw text: path parameters always exist (axum matched the route); query and header
+    // parameters may be absent.
+    let raw = match parameter {
+        Parameter::Path { .. } => quote!(Some(path.get(#name)?)),
+        Parameter::Query { .. } => quote!(query.get(#name)),
+        Parameter::Header { .. } => {
+            let lower = name.to_ascii_lowercase();
+            HeaderNameCheck::check(&lower)?;
+            quote!(header_param(&parts.headers, #lower)?)
+        }
+        Parameter::Cookie { .. } => return Err(op.unsupported(format!("cookie parameter {name}"))),
+    };
+
+    // Checks on the raw text, then its conversion to the field's type.
+    let (checks, base_ty, convert) = match &schema.schema_kind {
+        SchemaKind::Type(Type::String(s)) => {
+            let checks = string_checks(s, &quote!(raw), &loc, &context)?;
+            match schema_ref {
+                ReferenceOr::Reference { reference } => {
+                    let ty = type_ident(spec::ref_name(reference, "schemas")?);
+                    (
+                        checks,
+                        quote!(types::#ty),
+                        quote! {
+                            types::#ty::try_from(raw.to_string())
+                                .map_err(|e| ApiError::invalid_parameter(#loc, e))?
+                        },
+                    )
+                }
+                ReferenceOr::Item(_) => (checks, quote!(String), quote!(raw.to_string())),
+            }
+        }
+        SchemaKind::Type(Type::Integer(i)) => {
+            let (min, max) = number_bounds(
+                i.minimum.map(|v| v as f64),
+                i.exclusive_minimum,
+                i.maximum.map(|v| v as f64),
+                i.exclusive_maximum,
+            );
+            if matches!(schema_ref, ReferenceOr::Reference { .. }) {
+                return Err(
+                    op.unsupported(format!("parameter {name}: a $ref to a non-string schema"))
+                );
+            }
+            (
+                quote! {},
+                quote!(i64),
+                quote! {{
+                    let number: i64 = parse_param(#loc, raw, "an integer")?;
+                    check_number(#loc, number as f64, #min, #max)?;
+                    number
+                }},
+            )
+        }
+        SchemaKind::Type(Type::Number(n)) => {
+            let (min, max) = number_bounds(
+                n.minimum,
+                n.exclusive_minimum,
+                n.maximum,
+                n.exclusive_maximum,
+            );
+            if matches!(schema_ref, ReferenceOr::Reference { .. }) {
+                return Err(
+                    op.unsupported(format!("parameter {name}: a $ref to a non-string schema"))
+                );
+            }
+            (
+                quote! {},
+                quote!(f64),
+                quote! {{
+                    let number: f64 = parse_param(#loc, raw, "a number")?;
+                    check_number(#loc, number, #min, #max)?;
+                    number
+                }},
+            )
+        }
+        SchemaKind::Type(Type::Boolean(_)) => (
+            quote! {},
+            quote!(bool),
+            quote!(parse_param::<bool>(#loc, raw, "true or false")?),
+        ),
+        _ => {
+            return Err(op.unsupported(format!(
+                "parameter {name}: only string, integer, number and boolean schemas"
+            )));
+        }
+    };
+
+    let default = schema.schema_data.default.as_ref().map(|d| match d {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let parse = quote! {{
+        let loc = &Loc::Root(#name);
+        #checks
+        #convert
+    }};
+    let (ty, extract) = if data.required {
+        (
+            base_ty.clone(),
+            quote! {{
+                let raw = required_param(&Loc::Root(#name), #raw)?;
+                #parse
+            }},
+        )
+    } else if let Some(default) = default {
+        (
+            base_ty.clone(),
+            quote! {{
+                let raw = (#raw).unwrap_or(#default);
+                #parse
+            }},
+        )
+    } else {
+        (
+            quote!(Option<#base_ty>),
+            quote! {
+                match #raw {
+                    Some(raw) => Some(#parse),
+                    None => None,
+                }
+            },
+        )
+    };
+    let mut doc = data.description.clone().unwrap_or_else(|| name.to_string());
+    if !data.required
+        && let Some(default) = &schema.schema_data.default
+    {
+        doc.push_str(&format!(
+            "\n\nDefault (applied by the generated layer): `{default}`."
+        ));
+    }
+    Ok(Param {
+        field,
+        ty,
+        doc,
+        extract,
+    })
+}
+
+fn type_ident(component: &str) -> syn::Ident {
+    format_ident!("{}", component.to_upper_camel_case())
+}
+
+/// The API-key header of an operation's security requirement, with its length limits.
+struct ApiKey {
+    header: String,
+    min: usize,
+    max: usize,
+}
+
+fn api_key(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<ApiKey>, Error> {
+    let requirements = op.operation.security.as_ref().or(spec.security.as_ref());
+    let Some(requirements) = requirements else {
+        return Ok(None);
+    };
+    let mut keys = Vec::new();
+    for requirement in requirements {
+        for scheme_name in requirement.keys() {
+            let scheme = spec
+                .components
+                .as_ref()
+                .and_then(|c| c.security_schemes.get(scheme_name))
+                .ok_or_else(|| Error::Invalid(format!("no security scheme {scheme_name}")))?;
+            let ReferenceOr::Item(scheme) = scheme else {
+                return Err(op.unsupported("security scheme references"));
+            };
+            match scheme {
+                SecurityScheme::APIKey {
+                    location: openapiv3::APIKeyLocation::Header,
+                    name,
+                    extensions,
+                    ..
+                } => {
+                    let bound = |key: &str| {
+                        extensions
+                            .get(key)
+                            .and_then(Value::as_u64)
+                            .map(|v| v as usize)
+                    };
+                    let header = name.to_ascii_lowercase();
+                    HeaderNameCheck::check(&header)?;
+                    keys.push(ApiKey {
+                        header,
+                        min: bound("x-min-length").unwrap_or(1),
+                        max: bound("x-max-length").unwrap_or(usize::MAX),
+                    });
+                }
+                _ => {
+                    return Err(op.unsupported(format!(
+                        "security scheme {scheme_name}: only API keys in a header"
+                    )));
+                }
+            }
+        }
+    }
+    match keys.len() {
+        0 => Ok(None),
+        1 => Ok(keys.pop()),
+        _ => Err(op.unsupported("more than one security scheme")),
+    }
+}
+
+/// What an operation's request body is.
+enum BodyKind {
+    None,
+    Json {
+        ty: TokenStream,
+        validator: syn::Ident,
+        required: bool,
+    },
+    Multipart {
+        form: syn::Ident,
+        items: TokenStream,
+        read: TokenStream,
+    },
+}
+
+fn status_variant(status: u16) -> syn::Ident {
+    let reason = axum_reason(status);
+    match reason {
+        Some(reason) => format_ident!("{}", reason.replace(['-', '\''], " ").to_upper_camel_case()),
+        None => format_ident!("Status{status}"),
+    }
+}
+
+/// Canonical reason phrases (the subset of RFC 9110 the generator names variants after).
+fn axum_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => return None,
+    })
+}
+
+/// Everything generated for one operation.
+struct Operation {
+    method: &'static str,
+    path: String,
+    handler: syn::Ident,
+    trait_method: TokenStream,
+    items: TokenStream,
+    limit_field: Option<TokenStream>,
+    limit_default: Option<TokenStream>,
+    description: TokenStream,
+}
+
+impl Operation {
+    fn generate(
+        spec: &OpenAPI,
+        op: &Op<'_>,
+        error_body: &ErrorBody,
+        codes: &ErrorCodes,
+        validators: &mut Validators,
+    ) -> Result<Self, Error> {
+        let id = op.operation_id;
+        let snake = id.to_snake_case();
+        let camel = id.to_upper_camel_case();
+        let method_ident = format_ident!("{snake}");
+        let handler = format_ident!("handle_{snake}");
+        let reply = format_ident!("{camel}Reply");
+        let params_ty = format_ident!("{camel}Params");
+        let limit_ident = format_ident!("{snake}");
+
+        // Responses: exactly the documented statuses.
+        let responses = op.responses(spec)?;
+        let statuses: Vec<u16> = responses.iter().map(|(s, _)| *s).collect();
+        let mut variants = Vec::new();
+        let mut arms = Vec::new();
+        let mut from_arms = Vec::new();
+        for (status, response) in &responses {
+            let variant = status_variant(*status);
+            let doc = format!("{status}: {}", response.description);
+            let status_lit = *status;
+            let status_expr = quote!(StatusCode::from_u16(#status_lit).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+            let mut contents = response.content.iter();
+            match contents.next() {
+                None => {
+                    variants.push(quote!(#[doc = #doc] #variant,));
+                    arms.push(quote!(Self::#variant => #status_expr.into_response(),));
+                }
+                Some((media, content)) => {
+                    if contents.next().is_some() {
+                        return Err(
+                            op.unsupported(format!("status {status}: more than one content type"))
+                        );
+                    }
+                    let schema_ref = content.schema.as_ref().ok_or_else(|| {
+                        op.unsupported(format!("status {status}: content without a schema"))
+                    })?;
+                    let is_error = matches!(schema_ref, ReferenceOr::Reference { reference } if *reference == error_body.schema_ref());
+                    let schema = spec::resolve_schema(spec, schema_ref)?;
+                    let binary = matches!(&schema.schema_kind, SchemaKind::Type(Type::String(s))
+                        if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary)));
+                    if is_error {
+                        if *status < 400 {
+                            return Err(
+                                op.unsupported(format!("status {status} carries the error body"))
+                            );
+                        }
+                        variants.push(quote!(#[doc = #doc] #variant(ApiError),));
+                        arms.push(quote! {
+                            Self::#variant(error) => {
+                                let mut response = error.into_response();
+                                *response.status_mut() = #status_expr;
+                                response
+                            }
+                        });
+                        from_arms.push(quote!(#status_lit => Self::#variant(error),));
+                    } else if binary {
+                        let media = media.as_str();
+                        variants.push(quote!(#[doc = #doc] #variant(axum::body::Body),));
+                        arms.push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
+                    } else if media == "application/json" {
+                        let ReferenceOr::Reference { reference } = schema_ref else {
+                            return Err(op.unsupported(format!(
+                                "status {status}: inline response schemas (use a $ref)"
+                            )));
+                        };
+                        let ty = type_ident(spec::ref_name(reference, "schemas")?);
+                        variants.push(quote!(#[doc = #doc] #variant(types::#ty),));
+                        arms.push(
+                            quote!(Self::#variant(body) => json_response(#status_expr, &body),),
+                        );
+                    } else {
+                        return Err(
+                            op.unsupported(format!("status {status}: content type {media}"))
+                        );
+                    }
+                }
+            }
+        }
+        if !statuses.contains(&500) {
+            return Err(
+                op.unsupported("every operation must declare 500: the generated layer can send it")
+            );
+        }
+
+        // Inputs.
+        let key = api_key(spec, op)?;
+        if key.is_some()
+            && !statuses.contains(
+                &codes
+                    .rejection("missing_credential")
+                    .map(|r| r.0)
+                    .unwrap_or(401),
+            )
+        {
+            return Err(op.unsupported(
+                "a secured operation must declare the missing-credential status (401)",
+            ));
+        }
+        let params = op
+            .parameters
+            .iter()
+            .map(|p| param(spec, op, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body_kind = body_kind(spec, op, validators)?;
+        let has_body = !matches!(body_kind, BodyKind::None);
+        if (!params.is_empty() || has_body) && !statuses.contains(&400) {
+            return Err(op.unsupported(
+                "an operation with inputs must declare 400: the generated layer sends it",
+            ));
+        }
+        if has_body && !statuses.contains(&413) {
+            return Err(op.unsupported(
+                "an operation with a body must declare 413: the generated layer sends it",
+            ));
+        }
+
+        let default_limit = match ext(&op.operation.extensions, "x-max-body-bytes") {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| op.unsupported("x-max-body-bytes must be a positive integer"))?,
+            None => DEFAULT_BODY_LIMIT,
+        } as usize;
+        let (limit_field, limit_default) = if has_body {
+            let doc = format!(
+                "{id}: at most this many bytes of request body (document default {default_limit})."
+            );
+            (
+                Some(quote!(#[doc = #doc] pub #limit_ident: usize,)),
+                Some(quote!(#limit_ident: #default_limit,)),
+            )
+        } else {
+            (None, None)
+        };
+
+        // The trait method.
+        let summary = op
+            .operation
+            .summary
+            .clone()
+            .unwrap_or_else(|| id.to_string());
+        let method_doc = format!(
+            "{summary}\n\n`{} {}` (operationId `{id}`).",
+            op.method.to_uppercase(),
+            op.path
+        );
+        let mut args = vec![quote!(ctx: RequestContext)];
+        let mut call_args = vec![quote!(RequestContext::current())];
+        let mut extract = Vec::new();
+        if let Some(key) = &key {
+            let (header, min, max) = (&key.header, key.min, key.max);
+            args.push(quote!(credential: Credential));
+            call_args.push(quote!(credential));
+            extract.push(
+                quote!(let credential = extract_api_key(&parts.headers, #header, #min, #max)?;),
+            );
+        }
+        let mut items = Vec::new();
+        if !params.is_empty() {
+            let fields = params.iter().map(|p| {
+                let (field, ty, doc) = (&p.field, &p.ty, &p.doc);
+                quote!(#[doc = #doc] pub #field: #ty,)
+            });
+            let inits = params.iter().map(|p| {
+                let (field, extract) = (&p.field, &p.extract);
+                quote!(#field: #extract,)
+            });
+            let doc = format!("The parameters of {id}, checked against the document.");
+            items.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone)]
+                pub struct #params_ty { #(#fields)* }
+            });
+            let needs_path = op
+                .parameters
+                .iter()
+                .any(|p| matches!(p, Parameter::Path { .. }));
+            let needs_query = op
+                .parameters
+                .iter()
+                .any(|p| matches!(p, Parameter::Query { .. }));
+            if needs_path {
+                extract.push(quote!(let path = PathParams::extract(&mut parts).await?;));
+            }
+            if needs_query {
+                extract.push(quote!(let query = QueryParams::parse(&parts);));
+            }
+            extract.push(quote!(let params = #params_ty { #(#inits)* };));
+            args.push(quote!(params: #params_ty));
+            call_args.push(quote!(params));
+        }
+        match &body_kind {
+            BodyKind::None => {}
+            BodyKind::Json {
+                ty,
+                validator,
+                required,
+            } => {
+                let read = quote! {
+                    json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, #validator).await?
+                };
+                if *required {
+                    extract.push(
+                        quote!(let body = (#read).ok_or_else(|| missing_body("a JSON body"))?;),
+                    );
+                    args.push(quote!(body: #ty));
+                } else {
+                    extract.push(quote!(let body = #read;));
+                    args.push(quote!(body: Option<#ty>));
+                }
+                call_args.push(quote!(body));
+            }
+            BodyKind::Multipart {
+                form,
+                items: form_items,
+                read,
+            } => {
+                items.push(form_items.clone());
+                extract.push(quote! {
+                    let mut reader = MultipartReader::new(&parts.headers, body, shared.config.body_limits.#limit_ident)?;
+                    let body = #read;
+                });
+                args.push(quote!(body: #form));
+                call_args.push(quote!(body));
+            }
+        }
+        let body_binding = if has_body {
+            quote!(body)
+        } else {
+            quote!(_body)
+        };
+
+        let trait_method = quote! {
+            #[doc = #method_doc]
+            fn #method_ident(&self, #(#args),*) -> impl std::future::Future<Output = #reply> + Send;
+        };
+
+        let reply_doc = format!("The answers of {id}: one variant per documented status.");
+        items.push(quote! {
+            #[doc = #reply_doc]
+            #[derive(Debug)]
+            pub enum #reply { #(#variants)* }
+
+            impl IntoResponse for #reply {
+                fn into_response(self) -> Response {
+                    match self { #(#arms)* }
+                }
+            }
+
+            impl From<ApiError> for #reply {
+                /// Picks the variant of the error's status. A status the operation does not
+                /// declare is a server bug: it is logged and answered as a 500.
+                fn from(error: ApiError) -> Self {
+                    match error.code().status {
+                        #(#from_arms)*
+                        other => Self::InternalServerError(ApiError::internal(format!(
+                            "{} answered {} with status {other}, which the document does not declare for it",
+                            #id, error.code().code
+                        ))),
+                    }
+                }
+            }
+
+            #[allow(unused_mut, unused_variables)]
+            async fn #handler<A: Api>(
+                axum::extract::State(shared): State<A>,
+                request: axum::extract::Request,
+            ) -> Response {
+                finish(async move {
+                    let (mut parts, #body_binding) = request.into_parts();
+                    #(#extract)*
+                    Ok(shared.api.#method_ident(#(#call_args),*).await.into_response())
+                }.await)
+            }
+        });
+
+        let method_upper = op.method.to_uppercase();
+        let path = op.path;
+        let description = quote! {
+            OperationDescription { operation_id: #id, method: #method_upper, path: #path, statuses: &[#(#statuses),*] }
+        };
+
+        Ok(Operation {
+            method: op.method,
+            path: op.path.to_string(),
+            handler,
+            trait_method,
+            items: quote!(#(#items)*),
+            limit_field,
+            limit_default,
+            description,
+        })
+    }
+}
+
+fn body_kind(spec: &OpenAPI, op: &Op<'_>, validators: &mut Validators) -> Result<BodyKind, Error> {
+    let Some(body) = op.request_body(spec)? else {
+        return Ok(BodyKind::None);
+    };
+    let mut contents = body.content.iter();
+    let Some((media, content)) = contents.next() else {
+        return Ok(BodyKind::None);
+    };
+    if contents.next().is_some() {
+        return Err(op.unsupported("a request body with more than one content type"));
+    }
+    let schema_ref = content
+        .schema
+        .as_ref()
+        .ok_or_else(|| op.unsupported("a request body without a schema"))?;
+    match media.as_str() {
+        "application/json" => {
+            let ReferenceOr::Reference { reference } = schema_ref else {
+                return Err(
+                    op.unsupported("an inline JSON body schema (use a $ref to a component)")
+                );
+            };
+            let name = spec::ref_name(reference, "schemas")?;
+            let ty = type_ident(name);
+            Ok(BodyKind::Json {
+                ty: quote!(types::#ty),
+                validator: validators.want(name),
+                required: body.required,
+            })
+        }
+        "multipart/form-data" => multipart(spec, op, schema_ref, body.required),
+        other => Err(op.unsupported(format!("request content type {other}"))),
+    }
+}
+
+fn multipart(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    schema_ref: &ReferenceOr<Schema>,
+    required: bool,
+) -> Result<BodyKind, Error> {
+    let id = op.operation_id;
+    let form = format_ident!("{}Form", id.to_upper_camel_case());
+    let schema = spec::resolve_schema(spec, schema_ref)?;
+    let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+        return Err(op.unsupported("a multipart schema that is not an object"));
+    };
+    if !required {
+        return Err(op.unsupported("an optional multipart body"));
+    }
+    let mut file: Option<(String, bool)> = None;
+    let mut fields = Vec::new();
+    let mut text_slots = Vec::new();
+    let mut text_arms = Vec::new();
+    let mut text_finish = Vec::new();
+    let names: Vec<&String> = object.properties.keys().collect();
+    for (index, (name, property)) in object.properties.iter().enumerate() {
+        let property_schema = spec::resolve_boxed(spec, property)?;
+        let SchemaKind::Type(Type::String(s)) = &property_schema.schema_kind else {
+            return Err(op.unsupported(format!(
+                "multipart part {name}: only string and binary parts"
+            )));
+        };
+        let is_required = object.required.contains(name);
+        let field = rust_field(name);
+        let doc = property_schema
+            .schema_data
+            .description
+            .clone()
+            .unwrap_or_else(|| name.clone());
+        if matches!(
+            &s.format,
+            openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary)
+        ) {
+            if file.is_some() {
+                return Err(op.unsupported("more than one binary part"));
+            }
+            if index + 1 != names.len() {
+                return Err(op.unsupported(format!(
+                    "binary part {name} must be the last property: it is streamed to the handler, so nothing after it can be read first"
+                )));
+            }
+            file = Some((name.clone(), is_required));
+            let ty = if is_required {
+                quote!(FilePart)
+            } else {
+                quote!(Option<FilePart>)
+            };
+            fields.push(quote!(#[doc = #doc] pub #field: #ty,));
+        } else {
+            let slot = format_ident!("text_{}", field.to_string().trim_end_matches('_'));
+            let loc = quote!(loc);
+            let checks =
+                string_checks(s, &quote!(raw.as_str()), &loc, &format!("{id} part {name}"))?;
+            text_slots.push(quote!(let mut #slot: Option<String> = None;));
+            text_arms.push(quote!(#name => #slot = Some(text),));
+            let value = if is_required {
+                fields.push(quote!(#[doc = #doc] pub #field: String,));
+                quote! {{
+                    let loc = &Loc::Root(#name);
+                    let raw = #slot.ok_or_else(|| ApiError::invalid_parameter(loc, "is required"))?;
+                    #checks
+                    raw
+                }}
+            } else {
+                fields.push(quote!(#[doc = #doc] pub #field: Option<String>,));
+                quote! {
+                    match #slot {
+                        Some(raw) => {
+                            let loc = &Loc::Root(#name);
+                            #checks
+                            Some(raw)
+                        }
+                        None => None,
+                    }
+                }
+            };
+            text_finish.push(quote!(#field: #value,));
+        }
+    }
+    let Some((file_name, file_required)) = file else {
+        return Err(op.unsupported("a multipart body without a binary part"));
+    };
+    let file_field = rust_field(&file_name);
+    let file_value = if file_required {
+        let what = format!("the file part {file_name}");
+        quote!(file.ok_or_else(|| missing_body(#what))?)
+    } else {
+        quote!(file)
+    };
+    // Parts the document does not name are ignored, as OpenAPI allows.
+    let text_arm = if text_arms.is_empty() {
+        quote!(NextPart::Text(..) => {})
+    } else {
+        quote! {
+            NextPart::Text(name, text) => match name.as_str() {
+                #(#text_arms)*
+                _ => {}
+            },
+        }
+    };
+    let doc = format!("The multipart body of {id}: text parts checked, the file part as a stream.");
+    let items = quote! {
+        #[doc = #doc]
+        #[derive(Debug)]
+        pub struct #form { #(#fields)* }
+    };
+    let read = quote! {{
+        #(#text_slots)*
+        let file = loop {
+            match reader.next(&[#file_name]).await? {
+                #text_arm
+                NextPart::File(file) => break Some(*file),
+                NextPart::End => break None,
+            }
+        };
+        #form { #(#text_finish)* #file_field: #file_value }
+    }};
+    Ok(BodyKind::Multipart { form, items, read })
+}
+
+/// `.route(path, method(handler).other(handler))` for each path, in document order.
+fn routes(operations: &[Operation]) -> TokenStream {
+    let mut by_path: Vec<(&str, Vec<&Operation>)> = Vec::new();
+    for o in operations {
+        match by_path.iter_mut().find(|(p, _)| *p == o.path) {
+            Some((_, list)) => list.push(o),
+            None => by_path.push((&o.path, vec![o])),
+        }
+    }
+    let routes = by_path.iter().map(|(path, ops)| {
+        let mut chain = TokenStream::new();
+        for (i, o) in ops.iter().enumerate() {
+            let method = format_ident!("{}", o.method);
+            let handler = &o.handler;
+            if i == 0 {
+                chain = quote!(axum::routing::#method(#handler::<A>));
+            } else {
+                chain = quote!(#chain.#method(#handler::<A>));
+            }
+        }
+        quote!(.route(#path, #chain))
+    });
+    quote!(#(#routes)*)
 }

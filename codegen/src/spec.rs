@@ -58,7 +58,10 @@ impl Op<'_> {
             let openapiv3::StatusCode::Code(code) = status else {
                 return Err(self.unsupported(format!("range status {status}")));
             };
-            out.push((*code, resolve(spec, response, "responses", |c| &c.responses)?));
+            out.push((
+                *code,
+                resolve(spec, response, "responses", |c| &c.responses)?,
+            ));
         }
         out.sort_by_key(|(code, _)| *code);
         Ok(out)
@@ -66,7 +69,10 @@ impl Op<'_> {
 
     /// An [`Error::Unsupported`] naming this operation.
     pub fn unsupported(&self, message: impl Into<String>) -> Error {
-        Error::Unsupported { operation_id: self.operation_id.to_string(), message: message.into() }
+        Error::Unsupported {
+            operation_id: self.operation_id.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -80,7 +86,9 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
     let mut ops = Vec::new();
     for (path, item) in &spec.paths.paths {
         let ReferenceOr::Item(item) = item else {
-            return Err(Error::Invalid(format!("path {path}: external path items are not supported")));
+            return Err(Error::Invalid(format!(
+                "path {path}: external path items are not supported"
+            )));
         };
         let methods: [(&'static str, &Option<Operation>); 8] = [
             ("get", &item.get),
@@ -95,7 +103,10 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
         for (method, operation) in methods {
             let Some(operation) = operation else { continue };
             let operation_id = operation.operation_id.as_deref().ok_or_else(|| {
-                Error::Invalid(format!("{} {path}: every operation needs an operationId", method.to_uppercase()))
+                Error::Invalid(format!(
+                    "{} {path}: every operation needs an operationId",
+                    method.to_uppercase()
+                ))
             })?;
             let mut parameters: Vec<&Parameter> = Vec::new();
             for p in item.parameters.iter().chain(&operation.parameters) {
@@ -103,17 +114,27 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
                 let data = parameter_data(p);
                 parameters.retain(|q| {
                     let qd = parameter_data(q);
-                    !(qd.name == data.name && std::mem::discriminant(*q) == std::mem::discriminant(p))
+                    !(qd.name == data.name
+                        && std::mem::discriminant(*q) == std::mem::discriminant(p))
                 });
                 parameters.push(p);
             }
-            ops.push(Op { operation_id, method, path, operation, parameters });
+            ops.push(Op {
+                operation_id,
+                method,
+                path,
+                operation,
+                parameters,
+            });
         }
     }
     let mut seen = std::collections::BTreeSet::new();
     for op in &ops {
         if !seen.insert(op.operation_id) {
-            return Err(Error::Invalid(format!("operationId {} is used twice", op.operation_id)));
+            return Err(Error::Invalid(format!(
+                "operationId {} is used twice",
+                op.operation_id
+            )));
         }
     }
     Ok(ops)
@@ -141,16 +162,24 @@ pub fn resolve<'s, T>(
             }
         }
     }
-    Err(Error::Invalid(format!("reference chain too long in #/components/{section}")))
+    Err(Error::Invalid(format!(
+        "reference chain too long in #/components/{section}"
+    )))
 }
 
 /// Resolves a schema reference.
-pub fn resolve_schema<'s>(spec: &'s OpenAPI, schema: &'s ReferenceOr<Schema>) -> Result<&'s Schema, Error> {
+pub fn resolve_schema<'s>(
+    spec: &'s OpenAPI,
+    schema: &'s ReferenceOr<Schema>,
+) -> Result<&'s Schema, Error> {
     resolve(spec, schema, "schemas", |c| &c.schemas)
 }
 
 /// Resolves a boxed schema reference (as used by `items` and `properties`).
-pub fn resolve_boxed<'s>(spec: &'s OpenAPI, schema: &'s ReferenceOr<Box<Schema>>) -> Result<&'s Schema, Error> {
+pub fn resolve_boxed<'s>(
+    spec: &'s OpenAPI,
+    schema: &'s ReferenceOr<Box<Schema>>,
+) -> Result<&'s Schema, Error> {
     match schema {
         ReferenceOr::Item(s) => Ok(s),
         ReferenceOr::Reference { reference } => {
@@ -171,5 +200,9 @@ pub fn ref_name<'r>(reference: &'r str, section: &str) -> Result<&'r str, Error>
         .strip_prefix("#/components/")
         .and_then(|rest| rest.strip_prefix(section))
         .and_then(|rest| rest.strip_prefix('/'))
-        .ok_or_else(|| Error::Invalid(format!("unsupported reference {reference} (expected #/components/{section}/...)")))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "unsupported reference {reference} (expected #/components/{section}/...)"
+            ))
+        })
 }
