@@ -1,14 +1,38 @@
 //! The client generator: progenitor for every operation it supports, our own code for the
 //! `multipart/form-data` operations progenitor rejects (its issue #518).
 //!
-//! Must not diverge from progenitor's shape: the multipart methods return the same
-//! `ResponseValue<T>` / `Error<E>` types and run the same client hooks, so a caller cannot tell
-//! which generator wrote a method.
+//! Must not diverge from progenitor's shape: the multipart methods take their parameters the way
+//! progenitor's positional methods do (same order, same types, same names), return the same
+//! `ResponseValue<T>` / `Error<E>` types, send the same headers and run the same client hooks, so
+//! a caller cannot tell which generator wrote a method. Parameter and response types are the ones
+//! progenitor generated for the document's components; an inline schema progenitor never saw (it
+//! only sees the document without the multipart operations) is refused unless it maps to a plain
+//! Rust type, with an error that says to make it a component.
 
-use openapiv3::OpenAPI;
-use proc_macro2::TokenStream;
+use heck::{ToPascalCase, ToSnakeCase};
+use openapiv3::{
+    IntegerFormat, IntegerType, MediaType, OpenAPI, Parameter, ParameterData,
+    ParameterSchemaOrContent, ReferenceOr, Response, Schema, SchemaKind, StringFormat, StringType,
+    Type, VariantOrUnknownOrEmpty,
+};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use std::collections::BTreeMap;
 
-use crate::{Error, spec};
+use crate::{
+    Error,
+    spec::{self, Op},
+};
+
+/// `UploadFile` and `UploadProgress`: a real Rust file so it is read, formatted and reviewed as
+/// code; emitted once into clients that have a multipart operation.
+const UPLOAD_TEMPLATE: &str = include_str!("templates/client_upload.rs");
+
+/// The media type this generator handles itself.
+const MULTIPART: &str = "multipart/form-data";
+
+/// Content type of a file part whose `encoding` gives none.
+const DEFAULT_FILE_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// progenitor's settings. Positional interface: one `async fn` per operation with its parameters
 /// in document order. Chosen over the builder style because the multipart methods we write
@@ -24,12 +48,34 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let mut multipart = Vec::new();
     for op in &ops {
         if op.is_multipart(spec)? {
-            multipart.push(op.operation_id.to_string());
+            multipart.push(op);
         }
     }
-    let progenitor_spec = without_operations(spec, &multipart);
+    let multipart_ids: Vec<String> = multipart
+        .iter()
+        .map(|op| op.operation_id.to_string())
+        .collect();
+    let progenitor_spec = without_operations(spec, &multipart_ids);
     let mut generator = progenitor_impl::Generator::new(&settings());
-    let tokens = generator.generate_tokens(&progenitor_spec)?;
+    let mut tokens = generator.generate_tokens(&progenitor_spec)?;
+    if multipart.is_empty() {
+        return Ok(tokens);
+    }
+
+    let types = ComponentTypes::new(&generator);
+    let methods = multipart
+        .iter()
+        .map(|op| multipart_method(spec, op, &types))
+        .collect::<Result<Vec<_>, _>>()?;
+    let support = syn::parse_file(UPLOAD_TEMPLATE)?.items;
+    tokens.extend(quote! {
+        #[allow(clippy::all)]
+        impl Client {
+            #(#methods)*
+        }
+
+        #(#support)*
+    });
     Ok(tokens)
 }
 
@@ -37,7 +83,9 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 fn without_operations(spec: &OpenAPI, operation_ids: &[String]) -> OpenAPI {
     let mut copy = spec.clone();
     for item in copy.paths.paths.values_mut() {
-        let openapiv3::ReferenceOr::Item(item) = item else { continue };
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            continue;
+        };
         for slot in [
             &mut item.get,
             &mut item.put,
@@ -58,4 +106,768 @@ fn without_operations(spec: &OpenAPI, operation_ids: &[String]) -> OpenAPI {
         }
     }
     copy
+}
+
+/// The types progenitor (typify) generated for the document's component schemas, by Rust name.
+/// Every component is converted whether or not an operation progenitor saw uses it.
+struct ComponentTypes {
+    named: BTreeMap<String, ComponentType>,
+}
+
+struct ComponentType {
+    /// `types::Name`, as a field or return type.
+    ident: TokenStream,
+    /// As progenitor passes it: by value for `Copy`-like simple enums, `&'a types::Name` otherwise.
+    parameter: TokenStream,
+}
+
+impl ComponentTypes {
+    fn new(generator: &progenitor_impl::Generator) -> Self {
+        let mut named = BTreeMap::new();
+        for ty in generator.get_type_space().iter_types() {
+            let name = ty.name();
+            let ident = ty.ident();
+            // Only named types (structs, enums, newtypes) live in the `types` module; built-in
+            // types such as `String` or `Vec<..>` are not components.
+            if ident.to_string() == format!("types :: {name}") {
+                named.insert(
+                    name,
+                    ComponentType {
+                        ident,
+                        parameter: ty.parameter_ident_with_lifetime("a"),
+                    },
+                );
+            }
+        }
+        Self { named }
+    }
+
+    /// The generated type of `#/components/schemas/<name>`.
+    fn get(&self, reference: &str) -> Result<&ComponentType, Error> {
+        let component = spec::ref_name(reference, "schemas")?;
+        let rust_name = sanitize(component, Case::Pascal, "X");
+        self.named.get(&rust_name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "schema {component}: progenitor generated no type types::{rust_name}"
+            ))
+        })
+    }
+}
+
+/// What an argument of a multipart method is, and so how it is sent.
+enum Role {
+    Path,
+    Query,
+    Header {
+        required: bool,
+    },
+    /// A `type: string, format: binary` property: an `UploadFile`.
+    File {
+        required: bool,
+        content_type: String,
+    },
+    /// Any other string property.
+    Text {
+        required: bool,
+        content_type: Option<String>,
+    },
+}
+
+struct Arg {
+    ident: Ident,
+    /// The name on the wire (parameter or part name).
+    api_name: String,
+    description: Option<String>,
+    ty: TokenStream,
+    role: Role,
+}
+
+/// What a response's body becomes, as progenitor decides it: JSON is typed, any other content is
+/// a byte stream, no content is `()`.
+#[derive(Clone)]
+enum Body {
+    Json(TokenStream),
+    Raw,
+    Empty,
+}
+
+impl Body {
+    fn tokens(&self) -> TokenStream {
+        match self {
+            Body::Json(ty) => ty.clone(),
+            Body::Raw => quote! { ByteStream },
+            Body::Empty => quote! { () },
+        }
+    }
+}
+
+/// The `impl Client` method of one multipart operation, written like progenitor's positional one.
+fn multipart_method(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    types: &ComponentTypes,
+) -> Result<TokenStream, Error> {
+    let mut args = parameters(op, types)?;
+    let body = op
+        .request_body(spec)?
+        .ok_or_else(|| op.unsupported("a multipart operation without a request body"))?;
+    if body.content.len() != 1 {
+        return Err(op.unsupported(format!(
+            "a request body with {MULTIPART} and other media types"
+        )));
+    }
+    // The body-level `required` flag is not read: a multipart request is always sent with its form,
+    // and which parts may be left out is said by the schema's `required` list.
+    args.extend(parts(spec, op, &body.content[MULTIPART])?);
+    let mut seen = std::collections::BTreeSet::new();
+    for arg in &args {
+        if !seen.insert(arg.ident.to_string()) {
+            return Err(op.unsupported(format!(
+                "two parameters or parts are both named `{}` in Rust",
+                arg.ident
+            )));
+        }
+    }
+
+    let fn_name = sanitize(op.operation_id, Case::Snake, "_");
+    let fn_ident = format_ident!("{fn_name}");
+    let doc = doc_comment(op, &args);
+    let signature = args.iter().map(|arg| {
+        let Arg { ident, ty, .. } = arg;
+        quote! { #ident: #ty }
+    });
+
+    let taken: Vec<Ident> = args.iter().map(|arg| arg.ident.clone()).collect();
+    let url = unique_ident("url", &taken);
+    let request = unique_ident("request", &taken);
+    let response = unique_ident("response", &taken);
+    let result = unique_ident("result", &taken);
+    let header_map = unique_ident("header_map", &taken);
+    let form = unique_ident("form", &taken);
+    let info = unique_ident("info", &taken);
+
+    let url_expr = url_expression(op, &args)?;
+
+    let headers: Vec<TokenStream> = args
+        .iter()
+        .filter_map(|arg| {
+            let Role::Header { required } = arg.role else {
+                return None;
+            };
+            let (name, ident) = (&arg.api_name, &arg.ident);
+            Some(if required {
+                quote! { #header_map.append(#name, #ident.to_string().try_into()?); }
+            } else {
+                quote! {
+                    if let Some(value) = #ident {
+                        #header_map.append(#name, value.to_string().try_into()?);
+                    }
+                }
+            })
+        })
+        .collect();
+    let header_capacity = headers.len() + 1;
+
+    let form_parts = args.iter().filter_map(|arg| form_part(arg, &form));
+    let queries = args
+        .iter()
+        .filter(|arg| matches!(arg.role, Role::Query))
+        .map(|arg| {
+            let (name, ident) = (&arg.api_name, &arg.ident);
+            quote! { .query(&progenitor_client::QueryParam::new(#name, &#ident)) }
+        });
+
+    let responses = op.responses(spec)?;
+    let mut success_arms = Vec::new();
+    let mut error_arms = Vec::new();
+    let mut success_bodies = Vec::new();
+    let mut error_bodies = Vec::new();
+    for (status, resp) in &responses {
+        let status = *status;
+        let body = response_body(op, types, status, resp)?;
+        let decode = match &body {
+            Body::Json(_) => quote! { ResponseValue::from_response(#response).await },
+            Body::Raw => quote! { Ok(ResponseValue::stream(#response)) },
+            Body::Empty => quote! { Ok(ResponseValue::empty(#response)) },
+        };
+        match status {
+            101 => return Err(op.unsupported("a 101 (upgrade) response")),
+            200..=299 => {
+                success_arms.push(quote! { #status => { #decode } });
+                success_bodies.push(body);
+            }
+            400..=599 => {
+                let decode = match &body {
+                    Body::Json(_) => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::from_response(#response).await?)) }
+                    }
+                    Body::Raw => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::stream(#response))) }
+                    }
+                    Body::Empty => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::empty(#response))) }
+                    }
+                };
+                error_arms.push(quote! { #status => { #decode } });
+                error_bodies.push(body);
+            }
+            // progenitor neither accepts nor rejects other statuses: they are unexpected responses.
+            _ => {}
+        }
+    }
+    if success_arms.is_empty() {
+        // As progenitor does when a document lists no success: any 2xx, as raw bytes.
+        success_arms.push(quote! { 200 ..= 299 => { Ok(ResponseValue::stream(#response)) } });
+        success_bodies.push(Body::Raw);
+    }
+    let success = single_body(op, "success", &success_bodies)?;
+    let error = single_body(op, "error", &error_bodies)?;
+    let accept = matches!(
+        (&success, &error),
+        (Body::Json(_), _) | (Body::Empty, Body::Json(_))
+    )
+    .then(|| {
+        quote! {
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+        }
+    });
+    let success_ty = success.tokens();
+    let error_ty = error.tokens();
+    let method = format_ident!("{}", op.method);
+
+    Ok(quote! {
+        #[doc = #doc]
+        pub async fn #fn_ident<'a>(
+            &'a self,
+            #(#signature),*
+        ) -> Result<ResponseValue<#success_ty>, Error<#error_ty>> {
+            let #url = #url_expr;
+            let mut #header_map = ::reqwest::header::HeaderMap::with_capacity(#header_capacity);
+            #header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+            #(#headers)*
+            #[allow(unused_mut)]
+            let mut #form = ::reqwest::multipart::Form::new();
+            #(#form_parts)*
+            #[allow(unused_mut)]
+            let mut #request = self
+                .client
+                .#method(#url)
+                #accept
+                .multipart(#form)
+                #(#queries)*
+                .headers(#header_map)
+                .build()?;
+            let #info = OperationInfo {
+                operation_id: #fn_name,
+            };
+            self.pre(&mut #request, &#info).await?;
+            let #result = self.exec(#request, &#info).await;
+            self.post(&#result, &#info).await?;
+            let #response = #result?;
+            match #response.status().as_u16() {
+                #(#success_arms)*
+                #(#error_arms)*
+                _ => Err(Error::UnexpectedResponse(#response)),
+            }
+        }
+    })
+}
+
+/// The operation's path, query and header parameters in progenitor's order: path parameters as
+/// they appear in the path, then query parameters by name, then header parameters by name.
+fn parameters(op: &Op<'_>, types: &ComponentTypes) -> Result<Vec<Arg>, Error> {
+    let template = path_names(op)?;
+    let mut path = Vec::new();
+    let mut query = Vec::new();
+    let mut header = Vec::new();
+    for parameter in &op.parameters {
+        let data = spec::parameter_data(parameter);
+        let (role, required) = match parameter {
+            Parameter::Path {
+                style: openapiv3::PathStyle::Simple,
+                ..
+            } => {
+                if !data.required {
+                    return Err(Error::Invalid(format!(
+                        "operation {}: path parameter {} must be required",
+                        op.operation_id, data.name
+                    )));
+                }
+                (Role::Path, true)
+            }
+            Parameter::Query {
+                style: openapiv3::QueryStyle::Form,
+                ..
+            } => (Role::Query, data.required),
+            Parameter::Header {
+                style: openapiv3::HeaderStyle::Simple,
+                ..
+            } => (
+                Role::Header {
+                    required: data.required,
+                },
+                data.required,
+            ),
+            Parameter::Cookie { .. } => {
+                return Err(op.unsupported(format!("cookie parameter {}", data.name)));
+            }
+            _ => return Err(op.unsupported(format!("the style of parameter {}", data.name))),
+        };
+        let ty = parameter_type(op, data, types)?;
+        let ty = if required {
+            ty
+        } else {
+            quote! { Option<#ty> }
+        };
+        let arg = Arg {
+            ident: format_ident!("{}", sanitize(&data.name, Case::Snake, "_")),
+            api_name: data.name.clone(),
+            description: data.description.clone(),
+            ty,
+            role,
+        };
+        match arg.role {
+            Role::Path => path.push(arg),
+            Role::Query => query.push(arg),
+            _ => header.push(arg),
+        }
+    }
+    for arg in &path {
+        if !template.contains(&arg.api_name) {
+            return Err(Error::Invalid(format!(
+                "operation {}: path parameter {} is not in the path {}",
+                op.operation_id, arg.api_name, op.path
+            )));
+        }
+    }
+    path.sort_by_key(|arg| template.iter().position(|name| *name == arg.api_name));
+    query.sort_by(|a, b| a.api_name.cmp(&b.api_name));
+    header.sort_by(|a, b| a.api_name.cmp(&b.api_name));
+    path.extend(query);
+    path.extend(header);
+    Ok(path)
+}
+
+/// How a parameter is passed. A `$ref` gets progenitor's type for the component; an inline schema
+/// only when it maps to a plain Rust type, because a constrained one would need a generated type
+/// that progenitor, which never saw this operation, did not emit.
+fn parameter_type(
+    op: &Op<'_>,
+    data: &ParameterData,
+    types: &ComponentTypes,
+) -> Result<TokenStream, Error> {
+    let ParameterSchemaOrContent::Schema(schema) = &data.format else {
+        return Err(op.unsupported(format!(
+            "parameter {} uses `content` instead of `schema`",
+            data.name
+        )));
+    };
+    match schema {
+        ReferenceOr::Reference { reference } => Ok(types.get(reference)?.parameter.clone()),
+        ReferenceOr::Item(schema) => plain_parameter_type(schema).ok_or_else(|| {
+            op.unsupported(format!(
+                "parameter {} has an inline schema with constraints; a multipart operation needs it \
+                 as a component schema referenced with $ref, so that its generated type exists",
+                data.name
+            ))
+        }),
+    }
+}
+
+/// The Rust type typify gives an unconstrained inline string, integer or boolean, as a parameter.
+fn plain_parameter_type(schema: &Schema) -> Option<TokenStream> {
+    if schema.schema_data.nullable {
+        return None;
+    }
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::String(string)) if *string == StringType::default() => {
+            Some(quote! { &'a str })
+        }
+        SchemaKind::Type(Type::Integer(integer)) => {
+            let IntegerType {
+                format,
+                multiple_of,
+                exclusive_minimum,
+                exclusive_maximum,
+                minimum,
+                maximum,
+                enumeration,
+            } = integer;
+            if multiple_of.is_some()
+                || *exclusive_minimum
+                || *exclusive_maximum
+                || minimum.is_some()
+                || maximum.is_some()
+                || !enumeration.is_empty()
+            {
+                return None;
+            }
+            match format {
+                VariantOrUnknownOrEmpty::Item(IntegerFormat::Int32) => Some(quote! { i32 }),
+                VariantOrUnknownOrEmpty::Item(IntegerFormat::Int64)
+                | VariantOrUnknownOrEmpty::Empty => Some(quote! { i64 }),
+                VariantOrUnknownOrEmpty::Unknown(_) => None,
+            }
+        }
+        SchemaKind::Type(Type::Boolean(boolean)) if boolean.enumeration.is_empty() => {
+            Some(quote! { bool })
+        }
+        _ => None,
+    }
+}
+
+/// The form's parts, in the schema's property order: `format: binary` strings are files, other
+/// strings text. The part's content type is the first of `encoding.<name>.contentType`.
+fn parts(spec: &OpenAPI, op: &Op<'_>, media: &MediaType) -> Result<Vec<Arg>, Error> {
+    let schema = media
+        .schema
+        .as_ref()
+        .ok_or_else(|| op.unsupported(format!("a {MULTIPART} body without a schema")))?;
+    let schema = spec::resolve_schema(spec, schema)?;
+    let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+        return Err(op.unsupported(format!(
+            "a {MULTIPART} schema that is not an object with properties"
+        )));
+    };
+    for (name, encoding) in &media.encoding {
+        if !object.properties.contains_key(name) {
+            return Err(Error::Invalid(format!(
+                "operation {}: the encoding of {name} names no property of the {MULTIPART} schema",
+                op.operation_id
+            )));
+        }
+        if !encoding.headers.is_empty() {
+            return Err(op.unsupported(format!("headers in the encoding of part {name}")));
+        }
+    }
+    let mut args = Vec::new();
+    for (name, property) in &object.properties {
+        let property = spec::resolve_boxed(spec, property)?;
+        let SchemaKind::Type(Type::String(string)) = &property.schema_kind else {
+            return Err(op.unsupported(format!(
+                "part {name} is not a string (only file and text parts are supported)"
+            )));
+        };
+        let required = object.required.contains(name);
+        let content_type = media
+            .encoding
+            .get(name)
+            .and_then(|encoding| encoding.content_type.as_deref())
+            .and_then(|list| list.split(',').map(str::trim).find(|ct| !ct.is_empty()))
+            .map(str::to_string);
+        let (role, ty) = if matches!(
+            string.format,
+            VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
+        ) {
+            let content_type =
+                content_type.unwrap_or_else(|| DEFAULT_FILE_CONTENT_TYPE.to_string());
+            (
+                Role::File {
+                    required,
+                    content_type,
+                },
+                quote! { UploadFile },
+            )
+        } else {
+            (
+                Role::Text {
+                    required,
+                    content_type,
+                },
+                quote! { &'a str },
+            )
+        };
+        args.push(Arg {
+            ident: format_ident!("{}", sanitize(name, Case::Snake, "_")),
+            api_name: name.clone(),
+            description: property.schema_data.description.clone(),
+            ty: if required {
+                ty
+            } else {
+                quote! { Option<#ty> }
+            },
+            role,
+        });
+    }
+    Ok(args)
+}
+
+/// The statement adding one part to the form, or `None` for a non-part argument.
+fn form_part(arg: &Arg, form: &Ident) -> Option<TokenStream> {
+    let (name, ident) = (&arg.api_name, &arg.ident);
+    let message = format!("part {}: {{}}", name.replace('{', "{{").replace('}', "}}"));
+    let invalid = quote! { |e| Error::InvalidRequest(format!(#message, e)) };
+    let add = |value: TokenStream| match &arg.role {
+        Role::File { content_type, .. } => {
+            quote! { #form = #form.part(#name, #value.into_part(#content_type).map_err(#invalid)?); }
+        }
+        Role::Text {
+            content_type: None, ..
+        } => quote! { #form = #form.text(#name, #value.to_string()); },
+        Role::Text {
+            content_type: Some(content_type),
+            ..
+        } => quote! {
+            #form = #form.part(
+                #name,
+                ::reqwest::multipart::Part::text(#value.to_string())
+                    .mime_str(#content_type)
+                    .map_err(#invalid)?,
+            );
+        },
+        Role::Path | Role::Query | Role::Header { .. } => {
+            unreachable!("only parts are added to the form")
+        }
+    };
+    match &arg.role {
+        Role::File { required: true, .. } | Role::Text { required: true, .. } => {
+            Some(add(quote! { #ident }))
+        }
+        Role::File {
+            required: false, ..
+        }
+        | Role::Text {
+            required: false, ..
+        } => {
+            let add = add(quote! { value });
+            Some(quote! {
+                if let Some(value) = #ident {
+                    #add
+                }
+            })
+        }
+        Role::Path | Role::Query | Role::Header { .. } => None,
+    }
+}
+
+/// `format!("{}/v2/{}/...", self.baseurl, encode_path(&project_id.to_string()), ...)`.
+fn url_expression(op: &Op<'_>, args: &[Arg]) -> Result<TokenStream, Error> {
+    let mut fmt = String::from("{}");
+    let mut values = Vec::new();
+    let mut rest = op.path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .map(|end| start + end)
+            .ok_or_else(|| Error::Invalid(format!("path {}: unclosed {{", op.path)))?;
+        fmt.push_str(&rest[..start]);
+        fmt.push_str("{}");
+        let name = &rest[start + 1..end];
+        let arg = args
+            .iter()
+            .find(|arg| matches!(arg.role, Role::Path) && arg.api_name == name)
+            .ok_or_else(|| Error::Invalid(format!("path {}: no path parameter {name}", op.path)))?;
+        let ident = &arg.ident;
+        values.push(quote! { encode_path(&#ident.to_string()) });
+        rest = &rest[end + 1..];
+    }
+    if rest.contains('}') {
+        return Err(Error::Invalid(format!("path {}: unexpected }}", op.path)));
+    }
+    fmt.push_str(rest);
+    Ok(quote! { format!(#fmt, self.baseurl, #(#values,)*) })
+}
+
+/// The names of the path's `{parameters}`, in order.
+fn path_names(op: &Op<'_>) -> Result<Vec<String>, Error> {
+    let mut names = Vec::new();
+    let mut rest = op.path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .map(|end| start + end)
+            .ok_or_else(|| Error::Invalid(format!("path {}: unclosed {{", op.path)))?;
+        names.push(rest[start + 1..end].to_string());
+        rest = &rest[end + 1..];
+    }
+    Ok(names)
+}
+
+/// What a documented response's body becomes (see [`Body`]). JSON must be a `$ref`: an inline
+/// schema would need a type progenitor did not generate.
+fn response_body(
+    op: &Op<'_>,
+    types: &ComponentTypes,
+    status: u16,
+    response: &Response,
+) -> Result<Body, Error> {
+    let json = response.content.iter().find(|(media_type, _)| {
+        *media_type == "application/json" || media_type.starts_with("application/json;")
+    });
+    match json {
+        Some((_, media)) => match &media.schema {
+            Some(ReferenceOr::Reference { reference }) => Ok(Body::Json(types.get(reference)?.ident.clone())),
+            Some(ReferenceOr::Item(_)) => Err(op.unsupported(format!(
+                "the {status} response has an inline JSON schema; a multipart operation needs a component schema referenced with $ref"
+            ))),
+            None => Err(op.unsupported(format!("the {status} response has JSON content without a schema"))),
+        },
+        None if response.content.is_empty() => Ok(Body::Empty),
+        None => Ok(Body::Raw),
+    }
+}
+
+/// The one body type shared by all success (or all error) responses, as `ResponseValue<T>` and
+/// `Error<E>` need: `()` when there are none.
+fn single_body(op: &Op<'_>, what: &str, bodies: &[Body]) -> Result<Body, Error> {
+    let mut distinct: Vec<&Body> = Vec::new();
+    for body in bodies {
+        if !distinct
+            .iter()
+            .any(|seen| seen.tokens().to_string() == body.tokens().to_string())
+        {
+            distinct.push(body);
+        }
+    }
+    match distinct.as_slice() {
+        [] => Ok(Body::Empty),
+        [one] => Ok((*one).clone()),
+        _ => Err(op.unsupported(format!("{what} responses with different body types"))),
+    }
+}
+
+/// progenitor's doc comment: summary, description, the request line, then the arguments.
+fn doc_comment(op: &Op<'_>, args: &[Arg]) -> String {
+    let mut doc = String::new();
+    if let Some(summary) = op.operation.summary.as_deref().filter(|s| !s.is_empty()) {
+        doc.push_str(summary.trim_end_matches(['.', ',']));
+        doc.push_str("\n\n");
+    }
+    if let Some(description) = op
+        .operation
+        .description
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        doc.push_str(description);
+        doc.push_str("\n\n");
+    }
+    doc.push_str(&format!(
+        "Sends a `{}` request to `{}`\n\n",
+        op.method.to_ascii_uppercase(),
+        op.path
+    ));
+    if args.iter().any(|arg| arg.description.is_some()) {
+        doc.push_str("Arguments:\n");
+        for arg in args {
+            doc.push_str(&format!("- `{}`", arg.ident));
+            if let Some(description) = &arg.description {
+                doc.push_str(": ");
+                doc.push_str(description);
+            }
+            doc.push('\n');
+        }
+    }
+    doc
+}
+
+/// `name`, or `name_`, `name__`... whichever no argument uses (progenitor's `unique_ident_from`).
+fn unique_ident(name: &str, taken: &[Ident]) -> Ident {
+    let mut name = name.to_string();
+    loop {
+        let ident = format_ident!("{name}");
+        if !taken.contains(&ident) {
+            return ident;
+        }
+        name.push('_');
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Snake,
+    Pascal,
+}
+
+/// A Rust identifier for a document name, as progenitor (`prefix` "_", for methods and arguments)
+/// and typify (`prefix` "X", for type names) make them.
+fn sanitize(input: &str, case: Case, prefix: &str) -> String {
+    let to_case = |s: &str| match case {
+        Case::Snake => s.to_snake_case(),
+        Case::Pascal => s.to_pascal_case(),
+    };
+    let out = match input {
+        "+1" => "plus1".to_string(),
+        "-1" => "minus1".to_string(),
+        _ => to_case(
+            &input
+                .replace('\'', "")
+                .replace(|c: char| !(c.is_alphanumeric() || c == '_'), "-"),
+        ),
+    };
+    let out = match out.chars().next() {
+        None => to_case("x"),
+        Some(c) if c.is_alphabetic() => out,
+        Some(_) => format!("{prefix}{out}"),
+    };
+    if is_keyword(&out) {
+        format!("{out}_")
+    } else {
+        out
+    }
+}
+
+/// Words typify and progenitor refuse as identifiers (Rust's keywords, `gen` included).
+fn is_keyword(ident: &str) -> bool {
+    matches!(
+        ident,
+        "_" | "abstract"
+            | "as"
+            | "async"
+            | "await"
+            | "become"
+            | "box"
+            | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "do"
+            | "dyn"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "final"
+            | "fn"
+            | "for"
+            | "gen"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "macro"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "override"
+            | "priv"
+            | "pub"
+            | "ref"
+            | "return"
+            | "Self"
+            | "self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "try"
+            | "type"
+            | "typeof"
+            | "unsafe"
+            | "unsized"
+            | "use"
+            | "virtual"
+            | "where"
+            | "while"
+            | "yield"
+    )
 }

@@ -1,1 +1,77 @@
-fn main(){}
+//! `cargo xtask generate [--check]`: runs the code generator on every OpenAPI document and writes
+//! what it produces where people review it: the insta snapshots under `tests/snapshots/` (the one
+//! committed view of generated code; `tests/generated.rs` asserts the same files).
+//!
+//! With `--check` nothing is written: it exits 1 naming each stale file and the command to run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use xtask::{Artifact, artifacts};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["generate"] => false,
+        ["generate", "--check"] => true,
+        _ => {
+            eprintln!("usage: cargo xtask generate [--check]");
+            return ExitCode::from(2);
+        }
+    };
+    let root = project_root();
+    let artifacts = match artifacts(&root) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stale = 0;
+    for Artifact { path, contents } in artifacts {
+        let full = root.join(&path);
+        let current = std::fs::read_to_string(&full).ok();
+        if current.as_deref() == Some(contents.as_str()) {
+            continue;
+        }
+        if check {
+            eprintln!(
+                "stale: {} (run `cargo xtask generate` and commit the result)",
+                path.display()
+            );
+            stale += 1;
+        } else {
+            if let Some(dir) = full.parent()
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                eprintln!("error: creating {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+            if let Err(e) = std::fs::write(&full, contents) {
+                eprintln!("error: writing {}: {e}", full.display());
+                return ExitCode::FAILURE;
+            }
+            println!("wrote {}", path.display());
+        }
+    }
+    if stale > 0 {
+        eprintln!("{stale} generated file(s) out of date");
+        return ExitCode::FAILURE;
+    }
+    if check {
+        println!("generated files are up to date");
+    }
+    ExitCode::SUCCESS
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -294,6 +294,8 @@ enum Loc<'a> {
 impl fmt::Display for Loc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // The JSON body itself; its fields print without the prefix (`apps[0].id`).
+            Loc::Root("") => f.write_str("body"),
             Loc::Root(name) => f.write_str(name),
             Loc::Field(Loc::Root(""), name) => f.write_str(name),
             Loc::Field(parent, name) => write!(f, "{parent}.{name}"),

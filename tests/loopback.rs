@@ -1,0 +1,603 @@
+//! The generated client against the generated router over a real loopback socket, with a small
+//! in-test implementation of the `Api` trait: every operation, a multi-MiB streamed upload, each
+//! refusal of the generated layer, and typed errors carrying `error_code` and `request_id`.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use roma_assets::client::{Client, Error, UploadFile, types};
+use roma_assets::server::{
+    self, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
+    DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
+    ImportAssetForm, ImportAssetParams, ImportAssetReply, RequestContext, codes,
+};
+use support::{ROMA, expect_error, http_client, serve};
+
+const TOKEN: &str = "test-token";
+
+/// What the in-test implementation saw.
+#[derive(Default)]
+struct Seen {
+    export: Option<(String, String, usize, usize)>,
+    import: Option<ImportSeen>,
+}
+
+#[derive(Debug, Clone)]
+struct ImportSeen {
+    mode: types::ImportAssetMode,
+    prefix: Option<String>,
+    file_name: Option<String>,
+    bytes: u64,
+    checksum: u64,
+}
+
+#[derive(Clone, Default)]
+struct TestApi {
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// A cheap order-sensitive checksum (FNV-1a), enough to prove the bytes arrived intact.
+fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(hash, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}
+const FNV_START: u64 = 0xcbf29ce484222325;
+
+impl server::Api for TestApi {
+    async fn export_asset(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ExportAssetParams,
+        body: types::AssetExportRequest,
+    ) -> ExportAssetReply {
+        if credential.expose() != TOKEN {
+            return ApiError::new(codes::ROMA_1002, "token not valid").into();
+        }
+        self.seen.lock().unwrap().export = Some((
+            params.project_id.to_string(),
+            params.instance_id.to_string(),
+            body.apps.len(),
+            body.tasks.len(),
+        ));
+        ExportAssetReply::Ok(types::ExportAssetResponse {
+            job_id: Some("job-export-1".parse().unwrap()),
+        })
+    }
+
+    async fn import_asset(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        params: ImportAssetParams,
+        mut body: ImportAssetForm,
+    ) -> ImportAssetReply {
+        let part = &mut body.import_asset_request_body;
+        let file_name = part.file_name.clone();
+        let (mut bytes, mut checksum) = (0u64, FNV_START);
+        while let Some(chunk) = part.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    bytes += chunk.len() as u64;
+                    checksum = fnv(checksum, &chunk);
+                }
+                Err(e) => return ApiError::from(e).into(),
+            }
+        }
+        if file_name.as_deref() == Some("refuse-me.zip") {
+            return ApiError::new(codes::ROMA_10013, "bad file name").into();
+        }
+        self.seen.lock().unwrap().import = Some(ImportSeen {
+            mode: params.mode,
+            prefix: params.prefix.map(|p| p.to_string()),
+            file_name,
+            bytes,
+            checksum,
+        });
+        ImportAssetReply::Ok(types::ImportAssetResponse {
+            job_id: Some("job-import-1".parse().unwrap()),
+        })
+    }
+
+    async fn check_asset_job_status(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        params: CheckAssetJobStatusParams,
+    ) -> CheckAssetJobStatusReply {
+        if params.job_id.as_str() != "job-export-1" {
+            return ApiError::new(codes::ROMA_10020, "no such asset job").into();
+        }
+        CheckAssetJobStatusReply::Ok(types::CheckAssetJobStatusResponse {
+            id: "job-export-1".parse().unwrap(),
+            type_: types::CheckAssetJobStatusResponseType::ExportAsset,
+            status: types::CheckAssetJobStatusResponseStatus::Succeeded,
+            progress_percent: 1.0,
+            archive_id: Some("archive-1".parse().unwrap()),
+            reasons: vec![],
+            begin_time: "2019-12-06T06:49:04Z".parse().unwrap(),
+            end_time: Some("2019-12-06T06:49:06Z".parse().unwrap()),
+        })
+    }
+
+    async fn download_asset_archive(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        params: DownloadAssetArchiveParams,
+    ) -> DownloadAssetArchiveReply {
+        if params.archive_id.as_str() != "archive-1" {
+            return ApiError::new(codes::ROMA_10021, "no such archive").into();
+        }
+        DownloadAssetArchiveReply::Ok(axum::body::Body::from(b"PK\x03\x04 pretend zip".to_vec()))
+    }
+}
+
+async fn start(config: server::RouterConfig) -> (String, TestApi) {
+    let api = TestApi::default();
+    let base = serve(server::router_with(api.clone(), config)).await;
+    (base, api)
+}
+
+fn client(base: &str) -> Client {
+    Client::new_with_client(base, http_client(Some(("x-auth-token", TOKEN))))
+}
+
+fn id<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse().expect("a valid id")
+}
+
+#[tokio::test]
+async fn all_four_operations_work_through_the_generated_client() {
+    let (base, api) = start(Default::default()).await;
+    let client = client(&base);
+    let (project, instance) = (id("proj"), id("inst"));
+
+    let body = types::AssetExportRequest {
+        apps: vec![types::AssetExportRequestApps {
+            id: Some("a1".into()),
+        }],
+        tasks: vec![types::AssetExportRequestTasks {
+            id: Some("t1".into()),
+        }],
+    };
+    let created = client
+        .export_asset(&project, &instance, &body)
+        .await
+        .expect("export");
+    assert_eq!(created.status(), 200);
+    assert!(created.headers().contains_key("x-request-id"));
+    assert_eq!(
+        created.into_inner().job_id.unwrap().as_str(),
+        "job-export-1"
+    );
+    assert_eq!(
+        api.seen.lock().unwrap().export,
+        Some(("proj".into(), "inst".into(), 1, 1))
+    );
+
+    let status = client
+        .check_asset_job_status(&project, &instance, &id("job-export-1"))
+        .await
+        .expect("status");
+    let status = status.into_inner();
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Succeeded
+    );
+    assert_eq!(
+        status.archive_id.as_deref().map(String::as_str),
+        Some("archive-1")
+    );
+
+    let archive = client
+        .download_asset_archive(&project, &instance, &id("archive-1"))
+        .await
+        .expect("download");
+    assert_eq!(archive.headers()["content-type"], "application/zip");
+    let mut bytes = Vec::new();
+    let mut stream = archive.into_inner();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert_eq!(bytes, b"PK\x03\x04 pretend zip");
+
+    let file = UploadFile::from_stream(
+        "assets.zip",
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+            b"zip bytes",
+        ))]),
+        Some(9),
+    );
+    let imported = client
+        .import_asset(
+            &project,
+            &instance,
+            Some(types::ImportAssetMode::Merge),
+            Some(&id("dev_")),
+            file,
+        )
+        .await
+        .expect("import");
+    assert_eq!(
+        imported.into_inner().job_id.unwrap().as_str(),
+        "job-import-1"
+    );
+    let seen = api
+        .seen
+        .lock()
+        .unwrap()
+        .import
+        .clone()
+        .expect("import seen");
+    assert_eq!(seen.mode, types::ImportAssetMode::Merge);
+    assert_eq!(seen.prefix.as_deref(), Some("dev_"));
+    assert_eq!(seen.file_name.as_deref(), Some("assets.zip"));
+    assert_eq!(seen.bytes, 9);
+}
+
+#[tokio::test]
+async fn a_multi_mib_upload_streams_through_client_and_router_intact() {
+    let (base, api) = start(Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big-package.zip");
+    let size: usize = 12 * 1024 * 1024;
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let expected = fnv(FNV_START, &data);
+    drop(data);
+
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let recorded = progress.clone();
+    let file = UploadFile::from_path(&path)
+        .await
+        .unwrap()
+        .with_progress(move |p| recorded.lock().unwrap().push((p.sent, p.total)));
+    let response = client(&base)
+        .import_asset(&id("p"), &id("i"), None, None, file)
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+
+    let seen = api.seen.lock().unwrap().import.clone().unwrap();
+    assert_eq!(seen.bytes, size as u64);
+    assert_eq!(
+        seen.checksum, expected,
+        "the server received different bytes"
+    );
+    assert_eq!(
+        seen.mode,
+        types::ImportAssetMode::AddNew,
+        "the document's default mode is applied"
+    );
+    assert_eq!(seen.file_name.as_deref(), Some("big-package.zip"));
+    let progress = progress.lock().unwrap();
+    assert!(
+        progress.len() > 10,
+        "progress reported in chunks, got {}",
+        progress.len()
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0),
+        "progress is monotonic"
+    );
+    assert_eq!(
+        progress.last().copied(),
+        Some((size as u64, Some(size as u64)))
+    );
+}
+
+#[tokio::test]
+async fn typed_errors_carry_error_code_and_request_id() {
+    let (base, _) = start(Default::default()).await;
+    let client = client(&base);
+    let err = client
+        .check_asset_job_status(&id("p"), &id("i"), &id("nope"))
+        .await
+        .expect_err("unknown job");
+    let Error::ErrorResponse(answer) = err else {
+        panic!("expected a typed error, got {err:?}")
+    };
+    assert_eq!(answer.status(), 404);
+    let header = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = answer.into_inner();
+    assert_eq!(body.error_code.as_str(), "ROMA.10020");
+    assert_eq!(body.request_id.as_str(), header);
+    assert_eq!(header.len(), 32);
+
+    let refused = client
+        .import_asset(
+            &id("p"),
+            &id("i"),
+            None,
+            None,
+            UploadFile::from_stream(
+                "refuse-me.zip",
+                futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+                Some(0),
+            ),
+        )
+        .await
+        .expect_err("refused");
+    let Error::ErrorResponse(answer) = refused else {
+        panic!("expected a typed error")
+    };
+    assert_eq!(answer.status(), 400);
+    assert_eq!(answer.into_inner().error_code.as_str(), "ROMA.10013");
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused_before_the_handler() {
+    let (base, api) = start(Default::default()).await;
+    let url = format!("{base}/v2/p/instances/i/assets/export");
+    let body = serde_json::json!({"apps": []});
+    let bare = http_client(None);
+    let missing = expect_error(bare.post(&url).json(&body), 401, "ROMA.1000", ROMA).await;
+    assert_eq!(
+        missing["error_details"],
+        "the x-auth-token header is missing or empty"
+    );
+    expect_error(
+        bare.post(&url).header("X-Auth-Token", "").json(&body),
+        401,
+        "ROMA.1000",
+        ROMA,
+    )
+    .await;
+    let long = "t".repeat(100_001);
+    let too_long = expect_error(
+        bare.post(&url).header("X-Auth-Token", &long).json(&body),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(
+        too_long["error_details"],
+        "x-auth-token: longer than 100000 characters"
+    );
+    // The longest token the document allows gets through to the handler (which refuses it).
+    let longest = "t".repeat(100_000);
+    expect_error(
+        bare.post(&url).header("X-Auth-Token", &longest).json(&body),
+        401,
+        "ROMA.1002",
+        ROMA,
+    )
+    .await;
+    assert!(api.seen.lock().unwrap().export.is_none());
+}
+
+#[tokio::test]
+async fn every_constraint_of_the_document_is_enforced_by_the_generated_layer() {
+    let (base, api) = start(Default::default()).await;
+    let http = http_client(Some(("x-auth-token", TOKEN)));
+    let export = format!("{base}/v2/p/instances/i/assets/export");
+    let items = |n: usize| {
+        (0..n)
+            .map(|i| serde_json::json!({"id": format!("x{i}")}))
+            .collect::<Vec<_>>()
+    };
+
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (serde_json::json!({"tasks": []}), "apps: is required"),
+        (
+            serde_json::json!({"apps": items(101)}),
+            "apps: more than 100 items (101)",
+        ),
+        (
+            serde_json::json!({"apps": [], "tasks": items(101)}),
+            "tasks: more than 100 items (101)",
+        ),
+        (
+            serde_json::json!({"apps": items(60), "tasks": items(41)}),
+            "body: apps + tasks together hold more than 100 items (101)",
+        ),
+        (
+            serde_json::json!({"apps": [{"id": 7}]}),
+            "apps[0].id: must be a string",
+        ),
+        (serde_json::json!({"apps": "x"}), "apps: must be an array"),
+        (serde_json::json!([1]), "body: must be an object"),
+    ];
+    for (body, details) in cases {
+        let answer = expect_error(http.post(&export).json(&body), 400, "ROMA.13000", ROMA).await;
+        assert_eq!(answer["error_details"], details, "for {body}");
+    }
+    // 100 together is the limit, not a violation.
+    let ok = http
+        .post(&export)
+        .json(&serde_json::json!({"apps": items(50), "tasks": items(50)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    expect_error(
+        http.post(&export)
+            .header("content-type", "application/json")
+            .body("{\"apps\": ["),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    expect_error(http.post(&export), 400, "ROMA.13001", ROMA).await;
+    expect_error(
+        http.post(&export)
+            .header("content-type", "text/plain")
+            .body("{}"),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    let huge = serde_json::json!({"apps": [{"id": "x".repeat(3 * 1024 * 1024)}]});
+    expect_error(http.post(&export).json(&huge), 413, "ROMA.10022", ROMA).await;
+
+    // Path parameters: 0..64 characters; job_id 1..128.
+    let long_project = "p".repeat(65);
+    let answer = expect_error(
+        http.post(format!(
+            "{base}/v2/{long_project}/instances/i/assets/export"
+        ))
+        .json(&serde_json::json!({"apps": []})),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(
+        answer["error_details"],
+        "project_id: longer than 64 characters"
+    );
+    let long_job = "j".repeat(129);
+    expect_error(
+        http.get(format!("{base}/v2/p/instances/i/assets/jobs/{long_job}")),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+
+    // Query parameters of ImportAsset.
+    let import = format!("{base}/v2/p/instances/i/assets/import");
+    let form = || {
+        reqwest::multipart::Form::new().part(
+            "ImportAssetRequestBody",
+            reqwest::multipart::Part::bytes(b"zip".to_vec()).file_name("a.zip"),
+        )
+    };
+    let answer = expect_error(
+        http.post(format!("{import}?mode=Replace"))
+            .multipart(form()),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(answer["error_details"], "mode: not one of AddNew, Merge");
+    let answer = expect_error(
+        http.post(format!("{import}?prefix=a%20b"))
+            .multipart(form()),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(
+        answer["error_details"],
+        "prefix: does not match ^[A-Za-z0-9_-]*$"
+    );
+    let long_prefix = "p".repeat(33);
+    let answer = expect_error(
+        http.post(format!("{import}?prefix={long_prefix}"))
+            .multipart(form()),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(answer["error_details"], "prefix: longer than 32 characters");
+    // The file part is required; so is a multipart body.
+    let other_part = reqwest::multipart::Form::new().text("something", "else");
+    let answer = expect_error(
+        http.post(&import).multipart(other_part),
+        400,
+        "ROMA.13001",
+        ROMA,
+    )
+    .await;
+    assert_eq!(
+        answer["error_details"],
+        "the file part ImportAssetRequestBody is required"
+    );
+    expect_error(http.post(&import), 400, "ROMA.13001", ROMA).await;
+    expect_error(
+        http.post(&import)
+            .header("content-type", "application/json")
+            .body("{}"),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+
+    // Unknown paths and methods get the error body too.
+    expect_error(
+        http.get(format!("{base}/v2/p/instances/i/assets/nothing")),
+        404,
+        "ROMA.10091",
+        ROMA,
+    )
+    .await;
+    expect_error(http.get(&export), 405, "ROMA.10092", ROMA).await;
+
+    let seen = api.seen.lock().unwrap();
+    assert!(
+        seen.import.is_none(),
+        "no refused import reached the handler"
+    );
+}
+
+#[tokio::test]
+async fn the_import_body_limit_is_configurable_and_answered_with_413() {
+    let mut config = server::RouterConfig::default();
+    assert_eq!(
+        config.body_limits.import_asset, 134_217_728,
+        "the document's x-max-body-bytes is the default"
+    );
+    config.body_limits.import_asset = 1024 * 1024;
+    let (base, api) = start(config).await;
+
+    // Declared too large: refused before reading.
+    let big = UploadFile::from_stream(
+        "big.zip",
+        futures_util::stream::iter(
+            (0..4).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; 512 * 1024]))),
+        ),
+        Some(2 * 1024 * 1024),
+    );
+    let err = client(&base)
+        .import_asset(&id("p"), &id("i"), None, None, big)
+        .await
+        .expect_err("too large");
+    match err {
+        Error::ErrorResponse(answer) => {
+            assert_eq!(answer.status(), 413);
+            assert_eq!(answer.into_inner().error_code.as_str(), "ROMA.10022");
+        }
+        // The server may answer and close before the client finished sending.
+        Error::CommunicationError(_) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    // Unknown length (chunked): refused while streaming, by the generated stream.
+    let chunked = reqwest::Body::wrap_stream(futures_util::stream::iter(
+        (0..4).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 512 * 1024]))),
+    ));
+    let form = reqwest::multipart::Form::new().part(
+        "ImportAssetRequestBody",
+        reqwest::multipart::Part::stream(chunked).file_name("big.zip"),
+    );
+    let http = http_client(Some(("x-auth-token", TOKEN)));
+    let response = http
+        .post(format!("{base}/v2/p/instances/i/assets/import"))
+        .multipart(form)
+        .send()
+        .await;
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error_code"], "ROMA.10022");
+    }
+    assert!(api.seen.lock().unwrap().import.is_none());
+}

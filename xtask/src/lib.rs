@@ -1,0 +1,50 @@
+//! What `cargo xtask generate` writes, as a library so that a test can check the same list.
+
+use std::path::{Path, PathBuf};
+
+/// The OpenAPI documents and the snapshot name stem of each.
+pub const SPECS: [(&str, &str); 2] = [
+    ("openapi/roma-assets.yaml", "roma_assets"),
+    ("tests/fixtures/bookshelf.yaml", "fixture"),
+];
+
+/// The insta test file whose snapshots the xtask writes (insta names files `<test file>__<name>.snap`).
+const SNAPSHOT_TEST: &str = "generated";
+
+/// One generated file: where it goes (relative to the workspace root) and what it holds.
+pub struct Artifact {
+    /// Path relative to the workspace root.
+    pub path: PathBuf,
+    /// Exact contents.
+    pub contents: String,
+}
+
+/// Every generated file, from the documents under `root`.
+pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
+    let mut out = Vec::new();
+    for (spec_path, stem) in SPECS {
+        let text = std::fs::read_to_string(root.join(spec_path))
+            .map_err(|e| format!("reading {spec_path}: {e}"))?;
+        let spec: openapiv3::OpenAPI =
+            yaml_serde::from_str(&text).map_err(|e| format!("parsing {spec_path}: {e}"))?;
+        let generated = roma_assets_codegen::generate(&spec)
+            .map_err(|e| format!("generating from {spec_path}: {e}"))?;
+        for (part, code) in [("client", generated.client), ("server", generated.server)] {
+            let name = format!("{stem}_{part}");
+            out.push(Artifact {
+                path: PathBuf::from(format!("tests/snapshots/{SNAPSHOT_TEST}__{name}.snap")),
+                contents: insta_snapshot(&name, &code),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The file insta writes for `insta::assert_snapshot!(name, code)` in `tests/generated.rs`.
+pub fn insta_snapshot(name: &str, code: &str) -> String {
+    let _ = name;
+    format!(
+        "---\nsource: tests/{SNAPSHOT_TEST}.rs\nexpression: code\n---\n{}\n",
+        code.trim_end()
+    )
+}
