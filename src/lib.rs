@@ -2,5 +2,7 @@
 //! Connect. One hand-written OpenAPI document (`openapi/roma-assets.yaml`) is the source of truth;
 //! the client and the server stubs are generated from it at build time.
 
+pub mod cli;
 pub mod client;
 pub mod server;
+pub mod service;

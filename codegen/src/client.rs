@@ -871,3 +871,116 @@ fn is_keyword(ident: &str) -> bool {
             | "yield"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-operation document: `POST /things/{id}/files`, multipart, with the given query
+    /// parameter schema. (`json!` sorts keys, so the properties are named in the order meant.)
+    fn upload_spec(query_schema: serde_json::Value) -> OpenAPI {
+        serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "t", "version": "1" },
+            "paths": { "/things/{id}/files": { "post": {
+                "operationId": "UploadThing",
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true,
+                      "schema": { "$ref": "#/components/schemas/ThingId" } },
+                    { "name": "count", "in": "query", "schema": query_schema },
+                ],
+                "requestBody": { "required": true, "content": { "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "caption": { "type": "string", "description": "A caption." },
+                            "data": { "type": "string", "format": "binary" },
+                        },
+                    },
+                    "encoding": { "data": { "contentType": "text/csv, text/plain" } },
+                } } },
+                "responses": {
+                    "201": { "description": "made", "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/Thing" } } } },
+                    "409": { "description": "taken" },
+                },
+            } } },
+            "components": { "schemas": {
+                "ThingId": { "type": "string", "maxLength": 8 },
+                "Thing": { "type": "object", "properties": { "id": { "type": "string" } } },
+            } },
+        }))
+        .unwrap()
+    }
+
+    fn client_source(spec: &OpenAPI) -> Result<String, Error> {
+        crate::format_file(generate(spec)?)
+    }
+
+    #[test]
+    fn multipart_method_mirrors_progenitor_signature_and_parts() {
+        let source = client_source(&upload_spec(serde_json::json!({ "type": "integer" }))).unwrap();
+        let flat: String = source.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(
+                "pub async fn upload_thing<'a>( &'a self, id: &'a types::ThingId, count: Option<i64>, \
+                 caption: Option<&'a str>, data: UploadFile, ) -> Result<ResponseValue<types::Thing>, Error<()>>"
+            ),
+            "{source}"
+        );
+        // Parts in property order, the file with the first listed content type.
+        let caption = flat
+            .find("form.text(\"caption\", value.to_string())")
+            .expect("caption part");
+        let data = flat.find(".into_part(\"text/csv\")").expect("data part");
+        assert!(caption < data);
+        assert!(flat.contains("201u16 => ResponseValue::from_response(response).await"));
+        assert!(
+            flat.contains("409u16 => Err(Error::ErrorResponse(ResponseValue::empty(response)))")
+        );
+        assert!(
+            flat.contains("pub struct UploadFile"),
+            "support code is emitted"
+        );
+    }
+
+    #[test]
+    fn constrained_inline_parameter_of_a_multipart_operation_is_refused() {
+        let spec = upload_spec(serde_json::json!({ "type": "integer", "minimum": 1 }));
+        match client_source(&spec) {
+            Err(Error::Unsupported {
+                operation_id,
+                message,
+            }) => {
+                assert_eq!(operation_id, "UploadThing");
+                assert!(message.contains("count"), "{message}");
+            }
+            other => panic!("expected Error::Unsupported, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn documents_without_multipart_get_no_upload_support() {
+        let mut spec = upload_spec(serde_json::json!({ "type": "integer" }));
+        let openapiv3::ReferenceOr::Item(item) = &mut spec.paths.paths["/things/{id}/files"] else {
+            unreachable!()
+        };
+        item.post.as_mut().unwrap().request_body = None;
+        let source = client_source(&spec).unwrap();
+        assert!(source.contains("pub async fn upload_thing"));
+        assert!(!source.contains("UploadFile"));
+    }
+
+    #[test]
+    fn names_are_sanitized_like_progenitor_and_typify() {
+        assert_eq!(sanitize("ImportAsset", Case::Snake, "_"), "import_asset");
+        assert_eq!(sanitize("X-Trace-Id", Case::Snake, "_"), "x_trace_id");
+        assert_eq!(sanitize("type", Case::Snake, "_"), "type_");
+        assert_eq!(sanitize("1st", Case::Snake, "_"), "_1st");
+        assert_eq!(
+            sanitize("import_asset-prefix", Case::Pascal, "X"),
+            "ImportAssetPrefix"
+        );
+    }
+}

@@ -130,7 +130,12 @@ pub const MAX_REASON_CHARS: usize = 64;
 
 impl Reason {
     /// A reason with every string cut to [`MAX_REASON_CHARS`] characters and never empty.
-    pub fn new(resource_type: ResourceType, resource_name: &str, error_code: &str, error_msg: &str) -> Self {
+    pub fn new(
+        resource_type: ResourceType,
+        resource_name: &str,
+        error_code: &str,
+        error_msg: &str,
+    ) -> Self {
         Reason {
             resource_type,
             resource_name: clamp(resource_name),

@@ -1,0 +1,153 @@
+//! `roma-assets serve`: the reference server on a local address, with a data directory,
+//! project-scoped tokens and an optional demo instance. Shuts down gracefully on Ctrl-C/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::service::auth::{Tokens, random_token};
+use crate::service::package::PackageLimits;
+use crate::service::store::{DEMO_APP_IDS, DEMO_TASK_IDS};
+use crate::service::{Service, ServiceConfig};
+
+/// The demo project and instance `--demo` seeds.
+pub const DEMO_PROJECT: &str = "demo";
+/// The demo instance.
+pub const DEMO_INSTANCE: &str = "demo";
+/// Default upload limit of ImportAsset: the document's `x-max-body-bytes` (128 MiB).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the database, uploads and archives live.
+    #[arg(long, default_value = "./roma-data")]
+    pub data_dir: PathBuf,
+    /// Largest accepted ImportAsset request, in bytes (413 beyond).
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+    /// A token and the project it opens, as PROJECT=TOKEN. Repeatable. Without any (and without
+    /// ROMA_ASSETS_TOKENS), a random token for project `demo` is generated and printed.
+    #[arg(long = "token", value_name = "PROJECT=TOKEN")]
+    pub tokens: Vec<String>,
+    /// Seed project `demo`, instance `demo` with a few apps and tasks (fixed ids).
+    #[arg(long)]
+    pub demo: bool,
+    /// How long running jobs may take to finish on shutdown before they are marked FAILED.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut tokens = Tokens::default();
+    let env_tokens = std::env::var("ROMA_ASSETS_TOKENS").unwrap_or_default();
+    let specs = args.tokens.iter().map(String::as_str).chain(
+        env_tokens
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+    );
+    for spec in specs {
+        tokens
+            .parse_spec(spec)
+            .map_err(|e| format!("--token / ROMA_ASSETS_TOKENS: {e}"))?;
+    }
+    let generated = if tokens.is_empty() {
+        let token = random_token();
+        tokens.insert(DEMO_PROJECT, token.clone());
+        Some(token)
+    } else {
+        None
+    };
+
+    let service = Service::open(ServiceConfig {
+        data_dir: args.data_dir.clone(),
+        tokens: tokens.clone(),
+        package_limits: PackageLimits::default(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if args.demo {
+        service
+            .seed_demo(DEMO_PROJECT, DEMO_INSTANCE)
+            .await
+            .map_err(|e| format!("seeding the demo: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("listening on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    println!("roma-assets reference server");
+    println!("  base URL:   http://{addr}");
+    println!("  data dir:   {}", args.data_dir.display());
+    println!("  upload max: {} bytes", args.max_upload_bytes);
+    match &generated {
+        Some(token) => {
+            println!("  project:    {DEMO_PROJECT}");
+            println!("  instance:   {DEMO_INSTANCE}");
+            println!("  token:      {token}   (generated; pass --token PROJECT=TOKEN to choose)");
+        }
+        None => println!(
+            "  projects:   {}",
+            tokens.projects().collect::<Vec<_>>().join(", ")
+        ),
+    }
+    if args.demo {
+        println!("  demo apps:  {}", DEMO_APP_IDS.join(", "));
+        println!("  demo tasks: {}", DEMO_TASK_IDS.join(", "));
+    }
+    println!("  spec:       http://{addr}/openapi.yaml");
+    tracing::info!(%addr, "listening");
+
+    axum::serve(listener, service.router(args.max_upload_bytes))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("serving: {e}"))?;
+    let marked = service
+        .shutdown(Duration::from_secs(args.shutdown_grace_secs))
+        .await;
+    if marked > 0 {
+        eprintln!("{marked} running job(s) did not finish in time and were marked FAILED");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,284 @@
+//! The asset jobs: export and import run in the background after their request has been
+//! answered with a job id, and end SUCCEEDED or FAILED with reasons.
+//!
+//! Jobs are spawned tasks, never work inside a handler (a client that disconnects drops the
+//! handler's future, not the job). Blocking work (SQLite, zip) runs on tokio's blocking pool.
+//! Must not: leave a job RUNNING when it returns, or register an archive of a failed job.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::task::TaskTracker;
+
+use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset};
+use super::package::{self, ManifestSource, Package};
+use super::store::{ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
+use crate::server::codes;
+
+/// At most this many applications and tasks in one job (the seed pages' limit).
+pub const MAX_ASSETS: usize = 100;
+
+/// Runs jobs and knows which are still running, for a graceful shutdown.
+#[derive(Clone)]
+pub struct JobRunner {
+    store: Arc<dyn Store>,
+    archive_dir: PathBuf,
+    tracker: TaskTracker,
+}
+
+/// What an export job was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    /// Requested application ids, in request order, without duplicates.
+    pub app_ids: Vec<String>,
+    /// Requested task ids.
+    pub task_ids: Vec<String>,
+    /// How many request items had no `id` (the document allows it; the job then fails).
+    pub items_without_id: usize,
+}
+
+impl JobRunner {
+    /// A runner writing archives under `archive_dir`.
+    pub fn new(store: Arc<dyn Store>, archive_dir: PathBuf) -> Self {
+        JobRunner {
+            store,
+            archive_dir,
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Starts an export job already created (RUNNING) in the store.
+    pub fn spawn_export(&self, job: Job, request: ExportRequest) {
+        let (store, dir) = (self.store.clone(), self.archive_dir.clone());
+        self.spawn(job, move |job| run_export(&*store, &dir, job, &request));
+    }
+
+    /// Starts an import job already created (RUNNING) in the store.
+    pub fn spawn_import(&self, job: Job, package: Package, mode: ImportMode, prefix: String) {
+        let store = self.store.clone();
+        self.spawn(job, move |job| {
+            run_import(&*store, job, &package, mode, &prefix)
+        });
+    }
+
+    fn spawn<F>(&self, job: Job, work: F)
+    where
+        F: FnOnce(&Job) -> Result<JobOutcome, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        self.tracker.spawn(async move {
+            let job_id = job.id.clone();
+            let ran = tokio::task::spawn_blocking(move || {
+                let outcome = work(&job);
+                (job, outcome)
+            })
+            .await;
+            let outcome = match ran {
+                Ok((_, Ok(outcome))) => outcome,
+                Ok((_, Err(e))) => {
+                    tracing::error!(job_id = %job_id, error = %e, "asset job failed on a storage error");
+                    failed(server_reason("storage error; see the server log"))
+                }
+                Err(e) => {
+                    tracing::error!(job_id = %job_id, error = %e, "asset job panicked");
+                    failed(server_reason("the job crashed; see the server log"))
+                }
+            };
+            let store2 = store.clone();
+            let id2 = job_id.clone();
+            let finished = tokio::task::spawn_blocking(move || store2.finish_job(&id2, outcome)).await;
+            match finished {
+                Ok(Ok(())) => tracing::info!(job_id = %job_id, "asset job ended"),
+                Ok(Err(e)) => tracing::error!(job_id = %job_id, error = %e, "could not record the end of an asset job"),
+                Err(e) => tracing::error!(job_id = %job_id, error = %e, "recording the end of an asset job panicked"),
+            }
+        });
+    }
+
+    /// Stops accepting jobs and waits up to `grace` for the running ones; any still running
+    /// then is marked FAILED. Returns how many were marked.
+    pub async fn shutdown(&self, grace: Duration) -> u64 {
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.fail_running_jobs("the server stopped before the job ended")
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0)
+    }
+}
+
+fn failed(reason: Reason) -> JobOutcome {
+    JobOutcome::Failed {
+        reasons: vec![reason],
+    }
+}
+
+fn server_reason(message: &str) -> Reason {
+    Reason::new(
+        ResourceType::Application,
+        "server",
+        codes::ROMA_10010.code,
+        message,
+    )
+}
+
+fn run_export(
+    store: &dyn Store,
+    archive_dir: &std::path::Path,
+    job: &Job,
+    request: &ExportRequest,
+) -> Result<JobOutcome, StoreError> {
+    let scope = &job.scope;
+    store.set_progress(&job.id, 0.1)?;
+    let mut reasons = Vec::new();
+    if request.items_without_id > 0 {
+        reasons.push(Reason::new(
+            ResourceType::Application,
+            "(no id)",
+            codes::ROMA_10041.code,
+            &format!("{} requested item(s) have no id", request.items_without_id),
+        ));
+    }
+    let mut apps = store.apps_by_ids(scope, &request.app_ids)?;
+    let tasks = store.tasks_by_ids(scope, &request.task_ids)?;
+    let found_apps: BTreeSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+    let found_tasks: BTreeSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    for id in request
+        .app_ids
+        .iter()
+        .filter(|id| !found_apps.contains(id.as_str()))
+    {
+        reasons.push(Reason::new(
+            ResourceType::Application,
+            id,
+            codes::ROMA_10041.code,
+            "no application with this id",
+        ));
+    }
+    for id in request
+        .task_ids
+        .iter()
+        .filter(|id| !found_tasks.contains(id.as_str()))
+    {
+        reasons.push(Reason::new(
+            ResourceType::Task,
+            id,
+            codes::ROMA_10041.code,
+            "no task with this id",
+        ));
+    }
+    // A task is exported with its application (ours: a package is importable on its own).
+    let missing_owners: Vec<String> = tasks
+        .iter()
+        .map(|t| t.app_id.clone())
+        .filter(|id| !apps.iter().any(|a| &a.id == id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !missing_owners.is_empty() {
+        apps.extend(store.apps_by_ids(scope, &missing_owners)?);
+    }
+    if apps.len() + tasks.len() > MAX_ASSETS {
+        reasons.push(Reason::new(
+            ResourceType::Application,
+            "package",
+            codes::ROMA_10036.code,
+            &format!(
+                "{} assets with the apps of the tasks; max {MAX_ASSETS}",
+                apps.len() + tasks.len()
+            ),
+        ));
+    }
+    if !reasons.is_empty() {
+        return Ok(JobOutcome::Failed { reasons });
+    }
+    store.set_progress(&job.id, 0.4)?;
+
+    let app_assets: Vec<AppAsset> = apps
+        .iter()
+        .map(|a| AppAsset {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+        })
+        .collect();
+    let task_assets: Vec<TaskAsset> = tasks
+        .iter()
+        .map(|t| TaskAsset {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            app_id: t.app_id.clone(),
+            source: t.source.clone(),
+            target: t.target.clone(),
+        })
+        .collect();
+    let archive_id = uuid::Uuid::new_v4().simple().to_string();
+    let file_name = format!("{archive_id}.zip");
+    let partial = archive_dir.join(format!("{archive_id}.zip.part"));
+    let written = (|| -> Result<(), String> {
+        let file = std::fs::File::create(&partial)
+            .map_err(|e| format!("creating {}: {e}", partial.display()))?;
+        let source = ManifestSource {
+            project_id: scope.project_id.clone(),
+            instance_id: scope.instance_id.clone(),
+        };
+        package::write_package(
+            std::io::BufWriter::new(file),
+            source,
+            &app_assets,
+            &task_assets,
+            Utc::now(),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::rename(&partial, archive_dir.join(&file_name))
+            .map_err(|e| format!("renaming the archive: {e}"))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        tracing::error!(job_id = %job.id, error = %e, "writing an export package failed");
+        return Ok(failed(server_reason("the package could not be written")));
+    }
+    store.set_progress(&job.id, 0.9)?;
+    // Registered before the job succeeds, so a client never sees an archive id it can't fetch.
+    store.register_archive(scope, &archive_id, &job.id, &file_name)?;
+    Ok(JobOutcome::Succeeded {
+        archive_id: Some(archive_id),
+    })
+}
+
+fn run_import(
+    store: &dyn Store,
+    job: &Job,
+    package: &Package,
+    mode: ImportMode,
+    prefix: &str,
+) -> Result<JobOutcome, StoreError> {
+    store.set_progress(&job.id, 0.2)?;
+    match store.apply_import(&job.scope, mode, prefix, &package.apps, &package.tasks)? {
+        ImportOutcome::Applied(counts) => {
+            tracing::info!(job_id = %job.id, ?counts, "import applied");
+            Ok(JobOutcome::Succeeded { archive_id: None })
+        }
+        ImportOutcome::Rejected(reasons) => Ok(JobOutcome::Failed { reasons }),
+    }
+}
+
+/// The scope of a request.
+pub fn scope(project_id: &str, instance_id: &str) -> Scope {
+    Scope {
+        project_id: project_id.to_string(),
+        instance_id: instance_id.to_string(),
+    }
+}

@@ -1,0 +1,602 @@
+//! The reference server: a persistent, local implementation of the generated [`Api`] trait, for
+//! developing and testing against the ROMA asset API without a cloud account.
+//!
+//! It adds only behaviour: every route, parameter check and error body comes from the generated
+//! layer (`crate::server`). It must not re-validate what the document already guarantees, and
+//! must not do blocking work (SQLite, zip, file I/O) on the async request path.
+
+pub mod auth;
+pub mod jobs;
+pub mod model;
+pub mod package;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::client::types;
+use crate::server::{
+    self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
+    DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
+    ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams, ListAppsReply,
+    ListTasksParams, ListTasksReply, RequestContext, codes,
+};
+use auth::Tokens;
+use jobs::{ExportRequest, JobRunner, scope};
+use model::{Job, JobKind, JobStatus, ResourceType};
+use package::PackageLimits;
+use store::{ImportMode, SqliteStore, Store, StoreError};
+
+/// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi/roma-assets.yaml");
+
+/// How the reference server is set up.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Where the database, uploads and archives live.
+    pub data_dir: PathBuf,
+    /// Who may call.
+    pub tokens: Tokens,
+    /// Limits for reading uploaded packages.
+    pub package_limits: PackageLimits,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store could not be opened.
+    #[error("opening the store in {path}: {source}")]
+    Store {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// A data directory could not be prepared.
+    #[error("preparing {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The reference implementation of the asset API. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    tokens: Tokens,
+    upload_dir: PathBuf,
+    archive_dir: PathBuf,
+    package_limits: PackageLimits,
+    jobs: JobRunner,
+}
+
+impl Service {
+    /// Opens (or creates) the data directory. Jobs a previous run left RUNNING are marked FAILED
+    /// with a reason, and its half-written uploads and archives are removed: an import is one
+    /// database transaction, so no half-imported asset can remain.
+    pub async fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
+        let data_dir = config.data_dir.clone();
+        let upload_dir = data_dir.join("uploads");
+        let archive_dir = data_dir.join("archives");
+        for dir in [&upload_dir, &archive_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| ServiceError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        clean_partial_files(&upload_dir, &archive_dir);
+        let dir = data_dir.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let store = SqliteStore::open(&dir)?;
+            let failed = store.fail_running_jobs("the server restarted while the job ran")?;
+            Ok::<_, StoreError>((store, failed))
+        })
+        .await
+        .map_err(|e| ServiceError::Store {
+            path: data_dir.clone(),
+            source: StoreError::Corrupt(e.to_string()),
+        })?;
+        let (store, failed) = opened.map_err(|source| ServiceError::Store {
+            path: data_dir.clone(),
+            source,
+        })?;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "jobs left running by a previous run were marked FAILED"
+            );
+        }
+        let store: Arc<dyn Store> = Arc::new(store);
+        let jobs = JobRunner::new(store.clone(), archive_dir.clone());
+        Ok(Service {
+            inner: Arc::new(Inner {
+                store,
+                tokens: config.tokens,
+                upload_dir,
+                archive_dir,
+                package_limits: config.package_limits,
+                jobs,
+            }),
+        })
+    }
+
+    /// Seeds `project`/`instance` with the demo apps and tasks (fixed ids, see the README).
+    pub async fn seed_demo(&self, project: &str, instance: &str) -> Result<(), StoreError> {
+        let store = self.inner.store.clone();
+        let scope = scope(project, instance);
+        blocking(move || store.seed_demo(&scope))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    }
+
+    /// The HTTP application: the generated router (with `max_upload_bytes` as ImportAsset's body
+    /// limit) plus `/openapi.yaml`, `/openapi.json` and `/healthz`.
+    pub fn router(&self, max_upload_bytes: usize) -> axum::Router {
+        let mut config = server::RouterConfig::default();
+        config.body_limits.import_asset = max_upload_bytes;
+        let json = yaml_serde::from_str::<serde_json::Value>(OPENAPI_YAML)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_default();
+        let extra = axum::Router::new()
+            .route(
+                "/openapi.yaml",
+                axum::routing::get(|| async {
+                    ([("content-type", "application/yaml")], OPENAPI_YAML)
+                }),
+            )
+            .route(
+                "/openapi.json",
+                axum::routing::get(move || async move {
+                    ([("content-type", "application/json")], json)
+                }),
+            )
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        server::router_with(self.clone(), config).merge(extra)
+    }
+
+    /// Waits up to `grace` for running jobs; marks the rest FAILED. For a graceful shutdown.
+    pub async fn shutdown(&self, grace: Duration) -> u64 {
+        self.inner.jobs.shutdown(grace).await
+    }
+
+    fn authorize(
+        &self,
+        credential: &Credential,
+        project_id: &types::ProjectId,
+    ) -> Result<(), ApiError> {
+        self.inner.tokens.authorize(credential, project_id.as_str())
+    }
+
+    async fn create_job(&self, scope: model::Scope, kind: JobKind) -> Result<Job, ApiError> {
+        let store = self.inner.store.clone();
+        match blocking(move || store.create_job(&scope, kind)).await? {
+            Ok(job) => Ok(job),
+            Err(StoreError::JobAlreadyRunning) => Err(ApiError::new(
+                codes::ROMA_10012,
+                "an asset job is already running",
+            )
+            .with_details("only one asset job per project runs at a time; wait for it to end")),
+            Err(e) => {
+                tracing::error!(error = %e, "creating a job failed");
+                Err(ApiError::new(
+                    codes::ROMA_10010,
+                    "the job could not be created",
+                ))
+            }
+        }
+    }
+}
+
+/// Runs blocking work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::internal(e)
+}
+
+fn clean_partial_files(upload_dir: &Path, archive_dir: &Path) {
+    let partial = |dir: &Path, keep: &dyn Fn(&str) -> bool| {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if !keep(&name) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    };
+    partial(upload_dir, &|_| false);
+    partial(archive_dir, &|name| !name.ends_with(".part"));
+}
+
+/// DOMAIN.md: the file name starts with a letter or digit, uses no special characters other
+/// than `+`, `-`, `_`, and ends in `.zip`.
+fn check_file_name(name: Option<&str>) -> Result<(), ApiError> {
+    let refuse = |why: &str| {
+        Err(
+            ApiError::new(codes::ROMA_10013, "not a .zip, or a bad file name")
+                .with_details(why.to_string()),
+        )
+    };
+    let Some(name) = name else {
+        return refuse("the file part has no file name");
+    };
+    let Some(stem) = name.strip_suffix(".zip") else {
+        return refuse("the file name must end in .zip");
+    };
+    let mut chars = stem.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() => {}
+        _ => return refuse("the file name must start with a letter or digit"),
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '_')) {
+        return refuse("the file name may hold letters, digits, +, - and _ only");
+    }
+    Ok(())
+}
+
+fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(0)
+}
+
+fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, String> {
+    let reasons = job
+        .reasons
+        .into_iter()
+        .map(|r| {
+            Ok(types::AssetJobReason {
+                resource_type: match r.resource_type {
+                    ResourceType::Application => types::AssetJobReasonResourceType::Application,
+                    ResourceType::Task => types::AssetJobReasonResourceType::Task,
+                },
+                resource_name: r
+                    .resource_name
+                    .try_into()
+                    .map_err(|e| format!("resource_name: {e}"))?,
+                error_code: r
+                    .error_code
+                    .try_into()
+                    .map_err(|e| format!("error_code: {e}"))?,
+                error_msg: r
+                    .error_msg
+                    .try_into()
+                    .map_err(|e| format!("error_msg: {e}"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(types::CheckAssetJobStatusResponse {
+        id: job.id.try_into().map_err(|e| format!("id: {e}"))?,
+        type_: match job.kind {
+            JobKind::Export => types::CheckAssetJobStatusResponseType::ExportAsset,
+            JobKind::Import => types::CheckAssetJobStatusResponseType::ImportAsset,
+        },
+        status: match job.status {
+            JobStatus::Running => types::CheckAssetJobStatusResponseStatus::Running,
+            JobStatus::Succeeded => types::CheckAssetJobStatusResponseStatus::Succeeded,
+            JobStatus::Failed => types::CheckAssetJobStatusResponseStatus::Failed,
+        },
+        reasons,
+        progress_percent: job.progress.clamp(0.0, 1.0),
+        archive_id: job
+            .archive_id
+            .map(TryInto::try_into)
+            .transpose()
+            .map_err(|e| format!("archive_id: {e}"))?,
+        begin_time: time(job.begin_time),
+        end_time: job.end_time.map(time),
+    })
+}
+
+fn page(offset: i64, limit: i64) -> (u64, u64) {
+    // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
+    (offset.max(0) as u64, limit.max(1) as u64)
+}
+
+impl Api for Service {
+    async fn export_asset(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ExportAssetParams,
+        body: types::AssetExportRequest,
+    ) -> ExportAssetReply {
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        let mut request = ExportRequest::default();
+        let mut push = |list: &mut Vec<String>, id: Option<String>| match id {
+            Some(id) if !list.contains(&id) => list.push(id),
+            Some(_) => {}
+            None => request.items_without_id += 1,
+        };
+        let (mut app_ids, mut task_ids) = (Vec::new(), Vec::new());
+        body.apps.into_iter().for_each(|a| push(&mut app_ids, a.id));
+        body.tasks
+            .into_iter()
+            .for_each(|t| push(&mut task_ids, t.id));
+        request.app_ids = app_ids;
+        request.task_ids = task_ids;
+        let job = match self
+            .create_job(
+                scope(&params.project_id, &params.instance_id),
+                JobKind::Export,
+            )
+            .await
+        {
+            Ok(job) => job,
+            Err(e) => return e.into(),
+        };
+        let job_id = job.id.clone();
+        self.inner.jobs.spawn_export(job, request);
+        match job_id.try_into() {
+            Ok(id) => ExportAssetReply::Ok(types::ExportAssetResponse { job_id: Some(id) }),
+            Err(e) => ApiError::internal(format!("job id: {e}")).into(),
+        }
+    }
+
+    async fn import_asset(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ImportAssetParams,
+        body: ImportAssetForm,
+    ) -> ImportAssetReply {
+        match self.import(credential, params, body).await {
+            Ok(reply) => reply,
+            Err(e) => e.into(),
+        }
+    }
+
+    async fn check_asset_job_status(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: CheckAssetJobStatusParams,
+    ) -> CheckAssetJobStatusReply {
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        let store = self.inner.store.clone();
+        let scope = scope(&params.project_id, &params.instance_id);
+        let job_id = params.job_id.to_string();
+        let job = match blocking(move || store.get_job(&scope, &job_id)).await {
+            Ok(Ok(job)) => job,
+            Ok(Err(e)) => return store_error(e).into(),
+            Err(e) => return e.into(),
+        };
+        let Some(job) = job else {
+            return ApiError::new(codes::ROMA_10020, "no such asset job")
+                .with_details(format!(
+                    "job {} does not exist in this instance",
+                    params.job_id.as_str()
+                ))
+                .into();
+        };
+        match job_status(job) {
+            Ok(status) => CheckAssetJobStatusReply::Ok(status),
+            Err(e) => {
+                ApiError::internal(format!("a stored job does not fit the document: {e}")).into()
+            }
+        }
+    }
+
+    async fn download_asset_archive(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: DownloadAssetArchiveParams,
+    ) -> DownloadAssetArchiveReply {
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        let store = self.inner.store.clone();
+        let scope = scope(&params.project_id, &params.instance_id);
+        let archive_id = params.archive_id.to_string();
+        let taken = match blocking(move || store.take_archive(&scope, &archive_id)).await {
+            Ok(Ok(taken)) => taken,
+            Ok(Err(e)) => return store_error(e).into(),
+            Err(e) => return e.into(),
+        };
+        let Some(file_name) = taken else {
+            return ApiError::new(
+                codes::ROMA_10021,
+                "no such archive, or it was already downloaded",
+            )
+            .with_details(
+                "an archive can be downloaded once, from the project and instance of its export",
+            )
+            .into();
+        };
+        let path = self.inner.archive_dir.join(&file_name);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) => return ApiError::internal(format!("opening {}: {e}", path.display())).into(),
+        };
+        // Served once: the name goes now, the open file stays readable until the stream ends.
+        if let Err(e) = tokio::fs::remove_file(&path).await {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove a downloaded archive");
+        }
+        DownloadAssetArchiveReply::Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file)))
+    }
+
+    async fn list_apps(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ListAppsParams,
+    ) -> ListAppsReply {
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        let store = self.inner.store.clone();
+        let scope = scope(&params.project_id, &params.instance_id);
+        let (offset, limit) = page(params.offset, params.limit);
+        let name = params.name.clone();
+        match blocking(move || store.list_apps(&scope, name.as_deref(), offset, limit)).await {
+            Ok(Ok((total, apps))) => ListAppsReply::Ok(types::ListAppsResponse {
+                total,
+                size: apps.len() as u64,
+                apps: apps
+                    .into_iter()
+                    .map(|a| types::AppSummary {
+                        id: a.id,
+                        name: a.name,
+                        description: a.description,
+                        created_at: time(a.created_at),
+                        updated_at: time(a.updated_at),
+                    })
+                    .collect(),
+            }),
+            Ok(Err(e)) => store_error(e).into(),
+            Err(e) => e.into(),
+        }
+    }
+
+    async fn list_tasks(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ListTasksParams,
+    ) -> ListTasksReply {
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        let store = self.inner.store.clone();
+        let scope = scope(&params.project_id, &params.instance_id);
+        let (offset, limit) = page(params.offset, params.limit);
+        let name = params.name.clone();
+        match blocking(move || store.list_tasks(&scope, name.as_deref(), offset, limit)).await {
+            Ok(Ok((total, tasks))) => ListTasksReply::Ok(types::ListTasksResponse {
+                total,
+                size: tasks.len() as u64,
+                tasks: tasks
+                    .into_iter()
+                    .map(|t| types::TaskSummary {
+                        id: t.id,
+                        name: t.name,
+                        app_id: t.app_id,
+                        created_at: time(t.created_at),
+                        updated_at: time(t.updated_at),
+                    })
+                    .collect(),
+            }),
+            Ok(Err(e)) => store_error(e).into(),
+            Err(e) => e.into(),
+        }
+    }
+}
+
+impl Service {
+    /// ImportAsset: the upload is streamed to a temporary file, the package is read and checked
+    /// (hostile input: every refusal is a 400 with the package error's code), and only then is
+    /// the job created; the job applies the package in one transaction.
+    async fn import(
+        &self,
+        credential: Credential,
+        params: ImportAssetParams,
+        body: ImportAssetForm,
+    ) -> Result<ImportAssetReply, ApiError> {
+        self.authorize(&credential, &params.project_id)?;
+        let mut part = body.import_asset_request_body;
+        check_file_name(part.file_name.as_deref())?;
+        let upload = self
+            .inner
+            .upload_dir
+            .join(format!("{}.zip", uuid::Uuid::new_v4().simple()));
+        let _cleanup = RemoveOnDrop(upload.clone());
+        let mut file = tokio::fs::File::create(&upload)
+            .await
+            .map_err(ApiError::internal)?;
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk?;
+            file.write_all(&chunk).await.map_err(ApiError::internal)?;
+        }
+        file.flush().await.map_err(ApiError::internal)?;
+        drop(file);
+
+        let limits = self.inner.package_limits.clone();
+        let path = upload.clone();
+        let package = blocking(move || package::read_package(&path, &limits))
+            .await?
+            .map_err(|e| {
+                let code = e.error_code();
+                if code.status >= 500 {
+                    ApiError::internal(e)
+                } else {
+                    ApiError::new(code, "the package was refused").with_details(e.to_string())
+                }
+            })?;
+        let mode = match params.mode {
+            types::ImportAssetMode::AddNew => ImportMode::AddNew,
+            types::ImportAssetMode::Merge => ImportMode::Merge,
+        };
+        let prefix = params.prefix.map(|p| p.to_string()).unwrap_or_default();
+        let job = self
+            .create_job(
+                scope(&params.project_id, &params.instance_id),
+                JobKind::Import,
+            )
+            .await?;
+        let job_id = job.id.clone();
+        self.inner.jobs.spawn_import(job, package, mode, prefix);
+        let job_id = job_id
+            .try_into()
+            .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
+        Ok(ImportAssetReply::Ok(types::ImportAssetResponse {
+            job_id: Some(job_id),
+        }))
+    }
+}
+
+/// Removes a temporary file when the request ends, however it ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_follow_the_documented_rules() {
+        for ok in ["assets.zip", "a.zip", "Dev+Test_1-2.zip", "9lives.zip"] {
+            assert!(check_file_name(Some(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            None,
+            Some("assets.tar"),
+            Some("_x.zip"),
+            Some("a b.zip"),
+            Some("../a.zip"),
+            Some(".zip"),
+            Some("a.ZIP"),
+        ] {
+            let e = check_file_name(bad).unwrap_err();
+            assert_eq!(e.code().code, "ROMA.10013", "{bad:?}");
+        }
+    }
+}
