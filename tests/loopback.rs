@@ -13,6 +13,7 @@ use roma_assets::server::{
     DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
     ImportAssetForm, ImportAssetParams, ImportAssetReply, RequestContext, codes,
 };
+use roma_assets::server::{ListAppsParams, ListAppsReply, ListTasksParams, ListTasksReply};
 use support::{ROMA, expect_error, http_client, serve};
 
 const TOKEN: &str = "test-token";
@@ -134,6 +135,40 @@ impl server::Api for TestApi {
         }
         DownloadAssetArchiveReply::Ok(axum::body::Body::from(b"PK\x03\x04 pretend zip".to_vec()))
     }
+
+    async fn list_apps(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        params: ListAppsParams,
+    ) -> ListAppsReply {
+        // Echoes the paging it received, to show the document's defaults were applied.
+        let app = types::AppSummary {
+            id: format!("offset={} limit={}", params.offset, params.limit),
+            name: params.name.unwrap_or_default(),
+            description: String::new(),
+            created_at: "2019-12-06T06:49:04Z".parse().unwrap(),
+            updated_at: "2019-12-06T06:49:04Z".parse().unwrap(),
+        };
+        ListAppsReply::Ok(types::ListAppsResponse {
+            total: 1,
+            size: 1,
+            apps: vec![app],
+        })
+    }
+
+    async fn list_tasks(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: ListTasksParams,
+    ) -> ListTasksReply {
+        ListTasksReply::Ok(types::ListTasksResponse {
+            total: 0,
+            size: 0,
+            tasks: vec![],
+        })
+    }
 }
 
 async fn start(config: server::RouterConfig) -> (String, TestApi) {
@@ -240,6 +275,63 @@ async fn all_four_operations_work_through_the_generated_client() {
     assert_eq!(seen.prefix.as_deref(), Some("dev_"));
     assert_eq!(seen.file_name.as_deref(), Some("assets.zip"));
     assert_eq!(seen.bytes, 9);
+}
+
+#[tokio::test]
+async fn query_defaults_and_bounds_of_the_listings_come_from_the_document() {
+    let (base, _) = start(Default::default()).await;
+    let client = client(&base);
+    let page = client
+        .list_apps(&id("p"), &id("i"), None, None, None)
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        page.apps[0].id, "offset=0 limit=100",
+        "the document's defaults are applied"
+    );
+    let http = http_client(Some(("x-auth-token", TOKEN)));
+    let apps = format!("{base}/v2/p/instances/i/apps");
+    let answer = expect_error(
+        http.get(format!("{apps}?limit=501")),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(answer["error_details"], "limit: greater than 500");
+    let answer = expect_error(
+        http.get(format!("{apps}?offset=-1")),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert_eq!(answer["error_details"], "offset: less than 0");
+    let answer = expect_error(
+        http.get(format!("{apps}?limit=ten")),
+        400,
+        "ROMA.13000",
+        ROMA,
+    )
+    .await;
+    assert!(
+        answer["error_details"]
+            .as_str()
+            .unwrap()
+            .starts_with("limit: not an integer")
+    );
+    let page = client
+        .list_apps(
+            &id("p"),
+            &id("i"),
+            std::num::NonZeroU64::new(7),
+            Some(&id("ord")),
+            Some(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.into_inner().apps[0].id, "offset=3 limit=7");
 }
 
 #[tokio::test]

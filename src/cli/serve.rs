@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Seed project `demo`, instance `demo` with a few apps and tasks (fixed ids).
     #[arg(long)]
     pub demo: bool,
+    /// Keep every job RUNNING at least this many milliseconds (to test polling and the
+    /// one-running-job rule against a local server whose jobs would end at once).
+    #[arg(long, default_value_t = 0)]
+    pub job_min_duration_ms: u64,
     /// How long running jobs may take to finish on shutdown before they are marked FAILED.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -81,6 +85,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         data_dir: args.data_dir.clone(),
         tokens: tokens.clone(),
         package_limits: PackageLimits::default(),
+        job_min_duration: Duration::from_millis(args.job_min_duration_ms),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -27,6 +27,7 @@ pub struct JobRunner {
     store: Arc<dyn Store>,
     archive_dir: PathBuf,
     tracker: TaskTracker,
+    min_duration: Duration,
 }
 
 /// What an export job was asked for.
@@ -41,12 +42,15 @@ pub struct ExportRequest {
 }
 
 impl JobRunner {
-    /// A runner writing archives under `archive_dir`.
-    pub fn new(store: Arc<dyn Store>, archive_dir: PathBuf) -> Self {
+    /// A runner writing archives under `archive_dir`. Every job stays RUNNING for at least
+    /// `min_duration` (zero for a real run): an emulator knob, so that clients can test their
+    /// polling and the one-running-job rule against jobs that don't end in a millisecond.
+    pub fn new(store: Arc<dyn Store>, archive_dir: PathBuf, min_duration: Duration) -> Self {
         JobRunner {
             store,
             archive_dir,
             tracker: TaskTracker::new(),
+            min_duration,
         }
     }
 
@@ -69,7 +73,9 @@ impl JobRunner {
         F: FnOnce(&Job) -> Result<JobOutcome, StoreError> + Send + 'static,
     {
         let store = self.store.clone();
+        let min_duration = self.min_duration;
         self.tracker.spawn(async move {
+            let started = tokio::time::Instant::now();
             let job_id = job.id.clone();
             let ran = tokio::task::spawn_blocking(move || {
                 let outcome = work(&job);
@@ -87,6 +93,9 @@ impl JobRunner {
                     failed(server_reason("the job crashed; see the server log"))
                 }
             };
+            if let Some(rest) = min_duration.checked_sub(started.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
             let store2 = store.clone();
             let id2 = job_id.clone();
             let finished = tokio::task::spawn_blocking(move || store2.finish_job(&id2, outcome)).await;

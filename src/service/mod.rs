@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub tokens: Tokens,
     /// Limits for reading uploaded packages.
     pub package_limits: PackageLimits,
+    /// Every job stays RUNNING at least this long (zero by default); see [`JobRunner::new`].
+    pub job_min_duration: Duration,
 }
 
 /// Why the service could not start.
@@ -120,7 +122,7 @@ impl Service {
             );
         }
         let store: Arc<dyn Store> = Arc::new(store);
-        let jobs = JobRunner::new(store.clone(), archive_dir.clone());
+        let jobs = JobRunner::new(store.clone(), archive_dir.clone(), config.job_min_duration);
         Ok(Service {
             inner: Arc::new(Inner {
                 store,

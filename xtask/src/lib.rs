@@ -1,4 +1,5 @@
-//! What `cargo xtask generate` writes, as a library so that a test can check the same list.
+//! What `cargo xtask generate` writes: the generated code's snapshots and the package manifest's
+//! JSON Schema. A library so that the list is defined once.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,15 @@ pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
             });
         }
     }
+    // The package manifest's JSON Schema, derived with schemars from the Rust types the server
+    // reads packages into (import validates against those very types).
+    let schema = roma_assets::service::package::manifest_schema();
+    let text =
+        serde_json::to_string_pretty(&schema).map_err(|e| format!("manifest schema: {e}"))?;
+    out.push(Artifact {
+        path: PathBuf::from("openapi/manifest.schema.json"),
+        contents: format!("{text}\n"),
+    });
     Ok(out)
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask generate [--check]`: runs the code generator on every OpenAPI document and writes
 //! what it produces where people review it: the insta snapshots under `tests/snapshots/` (the one
-//! committed view of generated code; `tests/generated.rs` asserts the same files).
+//! committed view of generated code; `tests/generated.rs` asserts the same files) and
+//! `openapi/manifest.schema.json`.
 //!
 //! With `--check` nothing is written: it exits 1 naming each stale file and the command to run.
 
