@@ -31,13 +31,20 @@ pub struct ErrorCode {
 
 /// Where the error body's fields are, from the document's `x-error-body`.
 struct ErrorBodyShape {
-    code: &'static str,
-    message: &'static str,
-    details: Option<&'static str>,
-    request_id: &'static str,
+    code: BodyField,
+    message: BodyField,
+    /// `None` when the document's error body has no details field: the details then take the
+    /// message's place (they are the specific text; the code already says what kind of error).
+    details: Option<BodyField>,
+    request_id: BodyField,
     request_id_header: &'static str,
-    /// The smallest `maxLength` among the body's string fields: every field is cut to it, so the
-    /// body always satisfies the document (a strict client would reject a longer one).
+}
+
+/// One string field of the error body.
+struct BodyField {
+    name: &'static str,
+    /// The field's `maxLength` in the document: its text is cut to it, so the body always
+    /// satisfies the document (a strict client would reject a longer one).
     max_chars: usize,
 }
 
@@ -151,14 +158,20 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(code = self.code.code, status = self.code.status, message = %self.message, "request refused");
         }
-        let max = ERROR_BODY.max_chars;
         let mut body = serde_json::Map::new();
-        body.insert(ERROR_BODY.code.into(), clamp_chars(self.code.code, max).into());
-        body.insert(ERROR_BODY.message.into(), clamp_chars(&self.message, max).into());
-        if let (Some(field), Some(details)) = (ERROR_BODY.details, &self.details) {
-            body.insert(field.into(), clamp_chars(details, max).into());
+        let mut put = |field: &BodyField, text: &str| {
+            body.insert(field.name.into(), clamp_chars(text, field.max_chars).into());
+        };
+        put(&ERROR_BODY.code, self.code.code);
+        match (&ERROR_BODY.details, &self.details) {
+            (Some(field), Some(details)) => {
+                put(&ERROR_BODY.message, &self.message);
+                put(field, details);
+            }
+            (None, Some(details)) => put(&ERROR_BODY.message, details),
+            (_, None) => put(&ERROR_BODY.message, &self.message),
         }
-        body.insert(ERROR_BODY.request_id.into(), clamp_chars(&request_id, max).into());
+        put(&ERROR_BODY.request_id, &request_id);
         json_response(self.status(), &serde_json::Value::Object(body))
     }
 }
