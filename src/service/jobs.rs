@@ -14,7 +14,7 @@ use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
 use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset};
-use super::package::{self, ManifestSource, Package};
+use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageTasks};
 use super::store::{ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
 use crate::server::codes;
 
@@ -60,11 +60,20 @@ impl JobRunner {
         self.spawn(job, move |job| run_export(&*store, &dir, job, &request));
     }
 
-    /// Starts an import job already created (RUNNING) in the store.
-    pub fn spawn_import(&self, job: Job, package: Package, mode: ImportMode, prefix: String) {
+    /// Starts an import job already created (RUNNING) in the store, of the package `upload`
+    /// (checked before as `index`). The job owns the file and removes it when it ends.
+    pub fn spawn_import(
+        &self,
+        job: Job,
+        upload: TempFile,
+        index: PackageIndex,
+        limits: PackageLimits,
+        mode: ImportMode,
+        prefix: String,
+    ) {
         let store = self.store.clone();
         self.spawn(job, move |job| {
-            run_import(&*store, job, &package, mode, &prefix)
+            run_import(&*store, job, &upload, &index, &limits, mode, &prefix)
         });
     }
 
@@ -270,17 +279,38 @@ fn run_export(
 fn run_import(
     store: &dyn Store,
     job: &Job,
-    package: &Package,
+    upload: &TempFile,
+    index: &PackageIndex,
+    limits: &PackageLimits,
     mode: ImportMode,
     prefix: &str,
 ) -> Result<JobOutcome, StoreError> {
     store.set_progress(&job.id, 0.2)?;
-    match store.apply_import(&job.scope, mode, prefix, &package.apps, &package.tasks)? {
+    let mut tasks = match PackageTasks::open(&upload.0, index, limits) {
+        Ok(tasks) => tasks,
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "re-opening an uploaded package failed");
+            return Ok(failed(server_reason(
+                "the uploaded package could not be read again",
+            )));
+        }
+    };
+    match store.apply_import_feed(&job.scope, mode, prefix, &index.apps, &mut tasks)? {
         ImportOutcome::Applied(counts) => {
             tracing::info!(job_id = %job.id, ?counts, "import applied");
             Ok(JobOutcome::Succeeded { archive_id: None })
         }
         ImportOutcome::Rejected(reasons) => Ok(JobOutcome::Failed { reasons }),
+    }
+}
+
+/// A temporary file removed when dropped, however the request or job that owns it ends.
+#[derive(Debug)]
+pub struct TempFile(pub PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -521,12 +521,13 @@ impl Service {
         self.authorize(&credential, &params.project_id)?;
         let mut part = body.import_asset_request_body;
         check_file_name(part.file_name.as_deref())?;
-        let upload = self
-            .inner
-            .upload_dir
-            .join(format!("{}.zip", uuid::Uuid::new_v4().simple()));
-        let _cleanup = RemoveOnDrop(upload.clone());
-        let mut file = tokio::fs::File::create(&upload)
+        // Removed when dropped: at the end of this request if it fails, else when the job ends.
+        let upload = jobs::TempFile(
+            self.inner
+                .upload_dir
+                .join(format!("{}.zip", uuid::Uuid::new_v4().simple())),
+        );
+        let mut file = tokio::fs::File::create(&upload.0)
             .await
             .map_err(ApiError::internal)?;
         while let Some(chunk) = part.next().await {
@@ -537,8 +538,10 @@ impl Service {
         drop(file);
 
         let limits = self.inner.package_limits.clone();
-        let path = upload.clone();
-        let package = blocking(move || package::read_package(&path, &limits))
+        let path = upload.0.clone();
+        // Checked in full now (a refusal is a 400 with the package's own code); the task
+        // settings stay on disk and are read again one by one when the job applies the import.
+        let index = blocking(move || package::index_package(&path, &limits))
             .await?
             .map_err(|e| {
                 let code = e.error_code();
@@ -560,22 +563,16 @@ impl Service {
             )
             .await?;
         let job_id = job.id.clone();
-        self.inner.jobs.spawn_import(job, package, mode, prefix);
+        let limits = self.inner.package_limits.clone();
+        self.inner
+            .jobs
+            .spawn_import(job, upload, index, limits, mode, prefix);
         let job_id = job_id
             .try_into()
             .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
         Ok(ImportAssetReply::Ok(types::ImportAssetResponse {
             job_id: Some(job_id),
         }))
-    }
-}
-
-/// Removes a temporary file when the request ends, however it ends.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

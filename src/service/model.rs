@@ -80,6 +80,28 @@ pub struct TaskAsset {
     pub target: serde_json::Value,
 }
 
+/// A task of a package without its settings: what an import's checks need up front. The
+/// settings (which may be large) are read one task at a time while the import is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskHead {
+    /// The task's id in the exporting instance.
+    pub id: String,
+    /// The task's name (before any import prefix).
+    pub name: String,
+    /// Id of the owning app, an app of the same package.
+    pub app_id: String,
+}
+
+impl From<&TaskAsset> for TaskHead {
+    fn from(task: &TaskAsset) -> Self {
+        TaskHead {
+            id: task.id.clone(),
+            name: task.name.clone(),
+            app_id: task.app_id.clone(),
+        }
+    }
+}
+
 /// What kind of asset job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobKind {

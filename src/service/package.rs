@@ -28,7 +28,8 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::model::{AppAsset, TaskAsset};
+use super::model::{AppAsset, TaskAsset, TaskHead};
+use super::store::{StoreError, TaskFeed};
 
 /// The package layout this module writes, and the only one it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -321,7 +322,8 @@ pub fn write_package<W: Write + Seek>(
         tasks.iter().map(|t| (t.id.as_str(), t.name.as_str())),
     )?;
     let app_ids: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
-    check_app_refs(&app_ids, tasks)?;
+    let heads: Vec<TaskHead> = tasks.iter().map(TaskHead::from).collect();
+    check_app_refs(&app_ids, &heads)?;
 
     let mut used = HashSet::new();
     let mut files = Vec::with_capacity(count);
@@ -467,7 +469,7 @@ fn check_unique<'a>(
 }
 
 /// Every task's app is one of `app_ids`.
-fn check_app_refs(app_ids: &HashSet<&str>, tasks: &[TaskAsset]) -> Result<(), PackageError> {
+fn check_app_refs(app_ids: &HashSet<&str>, tasks: &[TaskHead]) -> Result<(), PackageError> {
     match tasks.iter().find(|t| !app_ids.contains(t.app_id.as_str())) {
         Some(task) => Err(invalid(format!(
             "task `{}`: its app `{}` is not in the package",
@@ -501,6 +503,121 @@ pub fn read_package_from<R: Read + Seek>(
     reader: R,
     limits: &PackageLimits,
 ) -> Result<Package, PackageError> {
+    let mut tasks = Vec::new();
+    let (manifest, apps, _) = read_checked(reader, limits, |task| tasks.push(task))?;
+    Ok(Package {
+        manifest,
+        apps,
+        tasks,
+    })
+}
+
+/// A package checked in full, holding everything but the tasks' settings (see [`TaskHead`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageIndex {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The applications (small: id, name, description).
+    pub apps: Vec<AppAsset>,
+    /// The tasks without their settings, in manifest order.
+    pub tasks: Vec<TaskHead>,
+}
+
+/// Checks the package at `path` exactly as [`read_package`] does, but keeps only one task's
+/// settings in memory at a time: for importing large packages. Read the settings again while
+/// applying the import with [`PackageTasks::open`].
+pub fn index_package(path: &Path, limits: &PackageLimits) -> Result<PackageIndex, PackageError> {
+    let file = File::open(path).map_err(|source| PackageError::Io {
+        context: "opening the package",
+        source,
+    })?;
+    let (manifest, apps, tasks) = read_checked(BufReader::new(file), limits, drop)?;
+    Ok(PackageIndex {
+        manifest,
+        apps,
+        tasks,
+    })
+}
+
+/// The tasks of an indexed package, read one at a time from its zip (each entry's checksum is
+/// checked again, so a file changed since [`index_package`] is refused, not imported).
+pub struct PackageTasks {
+    zip: ZipArchive<BufReader<File>>,
+    names: HashMap<String, usize>,
+    entries: Vec<ManifestEntry>,
+    heads: Vec<TaskHead>,
+    limits: PackageLimits,
+}
+
+impl PackageTasks {
+    /// Opens the package at `path`, indexed before as `index`.
+    pub fn open(
+        path: &Path,
+        index: &PackageIndex,
+        limits: &PackageLimits,
+    ) -> Result<Self, PackageError> {
+        let file = File::open(path).map_err(|source| PackageError::Io {
+            context: "opening the package",
+            source,
+        })?;
+        let zip = ZipArchive::new(BufReader::new(file)).map_err(|e| corrupt(None, &e))?;
+        let names = (0..zip.len())
+            .filter_map(|i| {
+                zip.name_for_index(i)
+                    .and_then(Result::ok)
+                    .map(|name| (name.to_string(), i))
+            })
+            .collect();
+        Ok(PackageTasks {
+            zip,
+            names,
+            entries: index.manifest.tasks.clone(),
+            heads: index.tasks.clone(),
+            limits: limits.clone(),
+        })
+    }
+}
+
+impl TaskFeed for PackageTasks {
+    fn heads(&self) -> &[TaskHead] {
+        &self.heads
+    }
+
+    fn settings(
+        &mut self,
+        index: usize,
+    ) -> Result<(serde_json::Value, serde_json::Value), StoreError> {
+        let entry = self
+            .entries
+            .get(index)
+            .ok_or_else(|| StoreError::NotFound(format!("task {index} of the package")))?;
+        let mut total = 0;
+        let task: TaskAsset = read_asset(
+            &mut self.zip,
+            &self.names,
+            entry,
+            "task",
+            &self.limits,
+            &mut total,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("re-reading the package: {e}")))?;
+        if task.id != entry.id {
+            return Err(StoreError::Corrupt(format!(
+                "re-reading the package: task {} changed",
+                entry.id
+            )));
+        }
+        Ok((task.source, task.target))
+    }
+}
+
+/// Reads and checks a package; hands each task to `on_task` once checked (the caller keeps it or
+/// not) and returns the manifest, the apps and every task's head.
+fn read_checked<R: Read + Seek>(
+    reader: R,
+    limits: &PackageLimits,
+    mut on_task: impl FnMut(TaskAsset),
+) -> Result<(Manifest, Vec<AppAsset>, Vec<TaskHead>), PackageError> {
     // Indexing the central directory costs memory per entry before `len()` can be checked:
     // bound the bytes it may read to the archive's tail plus 1 KiB per allowed entry.
     let budget = DIRECTORY_TAIL_BYTES.saturating_add(
@@ -572,16 +689,13 @@ pub fn read_package_from<R: Read + Seek>(
     for entry in &manifest.tasks {
         let task: TaskAsset = read_asset(&mut zip, &names, entry, "task", limits, &mut total)?;
         check_matches(entry, &task.id, &task.name)?;
-        tasks.push(task);
+        tasks.push(TaskHead::from(&task));
+        on_task(task);
     }
     let app_ids: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
     check_app_refs(&app_ids, &tasks)?;
 
-    Ok(Package {
-        manifest,
-        apps,
-        tasks,
-    })
+    Ok((manifest, apps, tasks))
 }
 
 /// Bytes of the archive's end that locating the central directory may read: a comment of up to
@@ -1200,6 +1314,37 @@ mod tests {
         let err = write_package(&mut out, source(), &many, &[], created_at())
             .expect_err("101 assets are refused");
         assert_eq!(err.code(), "ROMA.10036");
+    }
+
+    #[test]
+    fn an_index_holds_no_task_settings_and_the_feed_reads_them_back() {
+        use crate::service::store::TaskFeed;
+        let (_, bytes) = write_to_vec(&sample_apps(), &sample_tasks());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.zip");
+        std::fs::write(&path, &bytes).unwrap();
+        let limits = PackageLimits::default();
+        let index = index_package(&path, &limits).unwrap();
+        let full = read_package(&path, &limits).unwrap();
+        assert_eq!(index.apps, full.apps);
+        assert_eq!(
+            index.tasks,
+            full.tasks.iter().map(TaskHead::from).collect::<Vec<_>>()
+        );
+        let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
+        for (i, task) in full.tasks.iter().enumerate() {
+            assert_eq!(
+                feed.settings(i).unwrap(),
+                (task.source.clone(), task.target.clone())
+            );
+        }
+        // A file changed between the check and the import is refused, not imported.
+        let mut other = sample_tasks();
+        other[0].source = serde_json::json!({"changed": true});
+        let (_, changed) = write_to_vec(&sample_apps(), &other);
+        std::fs::write(&path, &changed).unwrap();
+        let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
+        assert!(feed.settings(0).is_err());
     }
 
     #[test]

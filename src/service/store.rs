@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use super::model::{
     App, AppAsset, Job, JobKind, JobStatus, MAX_REASONS, Reason, ResourceType, Scope, Task,
-    TaskAsset,
+    TaskAsset, TaskHead,
 };
 
 /// The database file [`SqliteStore::open`] creates inside its data directory.
@@ -111,6 +111,51 @@ pub struct ImportCounts {
     pub tasks_created: u64,
     /// Existing tasks overwritten (`Merge` only).
     pub tasks_updated: u64,
+}
+
+/// The tasks of an import: every task's id, name and app up front (for the checks), their
+/// settings one at a time (so a large package never sits in memory whole).
+pub trait TaskFeed {
+    /// Every task, in package order.
+    fn heads(&self) -> &[TaskHead];
+    /// The source and target settings of task `index` of [`TaskFeed::heads`].
+    fn settings(
+        &mut self,
+        index: usize,
+    ) -> Result<(serde_json::Value, serde_json::Value), StoreError>;
+}
+
+/// A [`TaskFeed`] over tasks already in memory.
+pub struct TaskSlice<'a> {
+    tasks: &'a [TaskAsset],
+    heads: Vec<TaskHead>,
+}
+
+impl<'a> TaskSlice<'a> {
+    /// Feeds `tasks`.
+    pub fn new(tasks: &'a [TaskAsset]) -> Self {
+        TaskSlice {
+            tasks,
+            heads: tasks.iter().map(TaskHead::from).collect(),
+        }
+    }
+}
+
+impl TaskFeed for TaskSlice<'_> {
+    fn heads(&self) -> &[TaskHead] {
+        &self.heads
+    }
+
+    fn settings(
+        &mut self,
+        index: usize,
+    ) -> Result<(serde_json::Value, serde_json::Value), StoreError> {
+        let task = self
+            .tasks
+            .get(index)
+            .ok_or_else(|| StoreError::NotFound(format!("task {index} of the import")))?;
+        Ok((task.source.clone(), task.target.clone()))
+    }
 }
 
 /// The result of [`Store::apply_import`].
@@ -202,6 +247,16 @@ pub trait Store: Send + Sync + 'static {
     /// name, a task whose app is not in the package) is rejected in both modes (code
     /// [`INVALID_PACKAGE_ERROR_CODE`]); the package reader should have refused it already.
     /// A rejected import leaves the instance exactly as it was.
+    fn apply_import_feed(
+        &self,
+        scope: &Scope,
+        mode: ImportMode,
+        prefix: &str,
+        apps: &[AppAsset],
+        tasks: &mut dyn TaskFeed,
+    ) -> Result<ImportOutcome, StoreError>;
+
+    /// [`Store::apply_import_feed`] with tasks already in memory.
     fn apply_import(
         &self,
         scope: &Scope,
@@ -209,7 +264,9 @@ pub trait Store: Send + Sync + 'static {
         prefix: &str,
         apps: &[AppAsset],
         tasks: &[TaskAsset],
-    ) -> Result<ImportOutcome, StoreError>;
+    ) -> Result<ImportOutcome, StoreError> {
+        self.apply_import_feed(scope, mode, prefix, apps, &mut TaskSlice::new(tasks))
+    }
 
     /// Records the archive an export job wrote, under `path` (a file name inside the archive
     /// directory). Register it *before* finishing the job as succeeded, so a client never sees
@@ -525,19 +582,20 @@ impl Store for SqliteStore {
         }
     }
 
-    fn apply_import(
+    fn apply_import_feed(
         &self,
         scope: &Scope,
         mode: ImportMode,
         prefix: &str,
         apps: &[AppAsset],
-        tasks: &[TaskAsset],
+        feed: &mut dyn TaskFeed,
     ) -> Result<ImportOutcome, StoreError> {
         let mut conn = self.lock()?;
         // IMMEDIATE: take the write lock now, so the existence checks below cannot be made stale
         // by another connection before the writes.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut reasons = check_package(prefix, apps, tasks);
+        let tasks = feed.heads().to_vec();
+        let mut reasons = check_package(prefix, apps, &tasks);
         if mode == ImportMode::AddNew {
             for app in apps {
                 let name = format!("{prefix}{}", app.name);
@@ -550,7 +608,7 @@ impl Store for SqliteStore {
                     ));
                 }
             }
-            for task in tasks {
+            for task in &tasks {
                 let name = format!("{prefix}{}", task.name);
                 if existing_id(&tx, "tasks", scope, &name)?.is_some() {
                     reasons.push(Reason::new(
@@ -609,7 +667,7 @@ impl Store for SqliteStore {
             };
             app_ids.insert(app.id.as_str(), id);
         }
-        for task in tasks {
+        for (index, task) in tasks.iter().enumerate() {
             let name = format!("{prefix}{}", task.name);
             // check_package made sure every task's app is in the package.
             let Some(app_id) = app_ids.get(task.app_id.as_str()) else {
@@ -618,8 +676,9 @@ impl Store for SqliteStore {
                     task.app_id, task.name
                 )));
             };
-            let source = task.source.to_string();
-            let target = task.target.to_string();
+            // One task's settings in memory at a time: a package's tasks can be large.
+            let (source, target) = feed.settings(index)?;
+            let (source, target) = (source.to_string(), target.to_string());
             let existing = match mode {
                 ImportMode::AddNew => None,
                 ImportMode::Merge => existing_id(&tx, "tasks", scope, &name)?,
@@ -844,7 +903,7 @@ fn demo_tasks() -> Vec<TaskAsset> {
 }
 
 /// Reasons why a package contradicts itself, whatever the instance holds.
-fn check_package(prefix: &str, apps: &[AppAsset], tasks: &[TaskAsset]) -> Vec<Reason> {
+fn check_package(prefix: &str, apps: &[AppAsset], tasks: &[TaskHead]) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let mut app_ids = HashSet::new();
     let mut app_names = HashSet::new();
