@@ -1,9 +1,21 @@
 //! The command line: `roma-assets <command>`. Parses arguments and calls into the library;
 //! nothing here is needed by tests that drive the library directly.
+//!
+//! `serve` runs the reference server. The client commands (`apps`, `tasks`, `export`, `import`,
+//! `job`, `download`) each take the connection options of [`common::ClientArgs`] (flags or
+//! `ROMA_ASSETS_*` variables); `package inspect` and `completions` work offline. Exit codes: 0
+//! done, 1 error, 2 usage error, 3 job FAILED.
 
+pub mod common;
+pub mod jobs;
+pub mod list;
+pub mod output;
+pub mod package;
 pub mod serve;
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// roma-assets: the ROMA Connect asset API, contract first.
 #[derive(Debug, Parser)]
@@ -19,11 +31,85 @@ pub struct Cli {
 pub enum Command {
     /// Run the reference server: a persistent local ROMA asset service.
     Serve(serve::ServeArgs),
+    /// List the applications of an instance.
+    Apps(list::ListArgs),
+    /// List the data-integration tasks of an instance.
+    Tasks(list::ListArgs),
+    /// Start exporting applications and tasks; with --wait or -o, follow the job and download
+    /// the package.
+    Export(jobs::ExportArgs),
+    /// Upload a package to import; with --wait, follow the job.
+    Import(jobs::ImportArgs),
+    /// Show an asset job's status (exit 3 if it FAILED); with --wait, follow it to its end.
+    Job(jobs::JobArgs),
+    /// Download the package of a succeeded export (once: the server then forgets it).
+    Download(jobs::DownloadArgs),
+    /// Work with package files, offline.
+    #[command(subcommand)]
+    Package(package::PackageCommand),
+    /// Print a shell completion script, e.g. `roma-assets completions bash > roma-assets.bash`.
+    Completions(CompletionsArgs),
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// Runs the parsed command; returns the process exit code.
-pub async fn run(cli: Cli) -> std::process::ExitCode {
+pub async fn run(cli: Cli) -> ExitCode {
+    use common::finish;
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Apps(args) => {
+            let json = args.client.json;
+            finish(list::apps(args).await, json)
+        }
+        Command::Tasks(args) => {
+            let json = args.client.json;
+            finish(list::tasks(args).await, json)
+        }
+        Command::Export(args) => {
+            let json = args.client.json;
+            finish(jobs::export(args).await, json)
+        }
+        Command::Import(args) => {
+            let json = args.client.json;
+            finish(jobs::import(args).await, json)
+        }
+        Command::Job(args) => {
+            let json = args.client.json;
+            finish(jobs::job(args).await, json)
+        }
+        Command::Download(args) => {
+            let json = args.client.json;
+            finish(jobs::download_archive(args).await, json)
+        }
+        Command::Package(command) => {
+            let package::PackageCommand::Inspect(args) = &command;
+            let json = args.json;
+            finish(package::run(command).await, json)
+        }
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "roma-assets",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

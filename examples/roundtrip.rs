@@ -1,0 +1,118 @@
+//! A full roundtrip through the ROMA asset API with the client library: export an application
+//! and its tasks, wait for the job, download the package, import it back under a name prefix,
+//! wait again, and list what the import created.
+//!
+//! Against the reference server (`cargo run -- serve --demo` prints the token):
+//!
+//! ```text
+//! ROMA_ASSETS_TOKEN=<token> cargo run --example roundtrip
+//! ```
+//!
+//! Settings, from the environment: `ROMA_ASSETS_ENDPOINT` (default `http://127.0.0.1:8080`),
+//! `ROMA_ASSETS_TOKEN` (required), `ROMA_ASSETS_PROJECT` and `ROMA_ASSETS_INSTANCE` (default
+//! `demo`), `ROMA_ASSETS_APP` (default `demo-app-orders`), `ROMA_ASSETS_PREFIX` (default `copy`
+//! and the current time, so that running it twice does not collide).
+
+use std::error::Error;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use roma_assets::client::types::{CheckAssetJobStatusResponse, CheckAssetJobStatusResponseStatus};
+use roma_assets::client::{ClientBuilder, ImportOptions, InstanceClient, WaitOptions, types};
+
+fn setting(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// Ends the example with the job's reasons if it did not succeed.
+fn succeeded(
+    job: CheckAssetJobStatusResponse,
+) -> Result<CheckAssetJobStatusResponse, Box<dyn Error>> {
+    if job.status == CheckAssetJobStatusResponseStatus::Succeeded {
+        return Ok(job);
+    }
+    let reasons: Vec<String> = job
+        .reasons
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r.resource_type, *r.resource_name, *r.error_code, *r.error_msg
+            )
+        })
+        .collect();
+    Err(format!("job {} {}: {}", *job.id, job.status, reasons.join("; ")).into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let endpoint = setting("ROMA_ASSETS_ENDPOINT", "http://127.0.0.1:8080");
+    let token = std::env::var("ROMA_ASSETS_TOKEN").map_err(|_| "set ROMA_ASSETS_TOKEN")?;
+    let project: types::ProjectId = setting("ROMA_ASSETS_PROJECT", "demo").parse()?;
+    let instance: types::InstanceId = setting("ROMA_ASSETS_INSTANCE", "demo").parse()?;
+    let app = setting("ROMA_ASSETS_APP", "demo-app-orders");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let prefix: types::ImportAssetPrefix =
+        setting("ROMA_ASSETS_PREFIX", &format!("copy{now}_")).parse()?;
+
+    // One client for the instance: a connect and a read timeout, no total timeout, retries for
+    // GETs (see `RetryPolicy`).
+    let client = ClientBuilder::new(endpoint, token).build()?;
+    let roma = InstanceClient::new(client, project, instance);
+
+    // The app's tasks go into the package with it.
+    let tasks = roma.list_tasks(None, None, Some(500)).await?;
+    let task_ids: Vec<String> = tasks
+        .tasks
+        .into_iter()
+        .filter(|t| t.app_id == app)
+        .map(|t| t.id)
+        .collect();
+    println!("exporting {app} with {} task(s)", task_ids.len());
+
+    let wait = WaitOptions::default();
+    let export = roma.export([app.as_str()], &task_ids).await?;
+    let done = succeeded(
+        roma.wait_for_job(&export, &wait, |s| {
+            eprintln!("  export {}: {:.0}%", s.status, s.progress_percent * 100.0)
+        })
+        .await?,
+    )?;
+    let archive: types::ArchiveId = done.archive_id.as_deref().ok_or("no archive_id")?.parse()?;
+
+    // The server accepts a file name of letters, digits, +, - and _ ending in .zip.
+    let package = std::env::temp_dir().join(format!("roundtrip-{}-{now}.zip", std::process::id()));
+    let bytes = roma.download_to(&archive, &package, false, |_| {}).await?;
+    println!("downloaded {bytes} bytes to {}", package.display());
+
+    let options = ImportOptions {
+        mode: None,
+        prefix: Some(prefix.clone()),
+    };
+    let import = roma.import_file(&package, &options, |_| {}).await;
+    let _ = std::fs::remove_file(&package);
+    let import = import?;
+    succeeded(
+        roma.wait_for_job(&import, &wait, |s| {
+            eprintln!("  import {}: {:.0}%", s.status, s.progress_percent * 100.0)
+        })
+        .await?,
+    )?;
+
+    let name: types::ListAppsName = prefix.as_str().parse()?;
+    let apps = roma.list_apps(Some(&name), None, None).await?;
+    let name: types::ListTasksName = prefix.as_str().parse()?;
+    let tasks = roma.list_tasks(Some(&name), None, None).await?;
+    for a in &apps.apps {
+        println!("imported app {} ({})", a.name, a.id);
+    }
+    for t in &tasks.tasks {
+        println!("imported task {} ({})", t.name, t.id);
+    }
+    println!(
+        "roundtrip done: {} app(s), {} task(s) under prefix {}",
+        apps.total,
+        tasks.total,
+        prefix.as_str()
+    );
+    Ok(())
+}

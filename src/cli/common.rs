@@ -1,0 +1,166 @@
+//! What the client commands share: the connection options, the `--wait` options, how a command
+//! ends (exit codes) and how failures are reported.
+//!
+//! Exit codes: 0 done, 1 an error (the server refused, the network or a file failed; the server's
+//! error code, message and request id are printed), 2 a usage error (clap's own), 3 a job FAILED
+//! (its reasons are printed). Nothing here may print the token.
+
+use std::fmt;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::client::{ClientBuilder, ClientError, InstanceClient, WaitOptions, types};
+use crate::service::package::PackageError;
+
+/// The server to talk to, and as whom. Flattened into every command that calls the server.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ClientArgs {
+    /// Base URL of the ROMA asset API.
+    #[arg(
+        long,
+        env = "ROMA_ASSETS_ENDPOINT",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub endpoint: String,
+    /// Project ID.
+    #[arg(long, env = "ROMA_ASSETS_PROJECT")]
+    pub project: types::ProjectId,
+    /// Instance ID.
+    #[arg(long, env = "ROMA_ASSETS_INSTANCE")]
+    pub instance: types::InstanceId,
+    /// The X-Auth-Token. Prefer the environment variable: a flag shows in the process list.
+    #[arg(long, env = "ROMA_ASSETS_TOKEN", hide_env_values = true)]
+    pub token: Secret,
+    /// Print one JSON document on stdout instead of text, and no progress bars.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ClientArgs {
+    /// The client these options describe.
+    pub fn connect(&self) -> Result<InstanceClient, ClientError> {
+        let client = ClientBuilder::new(&self.endpoint, &self.token.0).build()?;
+        Ok(InstanceClient::new(
+            client,
+            self.project.clone(),
+            self.instance.clone(),
+        ))
+    }
+}
+
+/// A token: taken from the command line or the environment, never shown by `Debug`. Checked when
+/// the client is built, not by clap, whose error message would echo the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// `--wait` and how long to wait.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Wait for the job to end, showing its progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds (the job goes on).
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub wait_timeout: u64,
+}
+
+impl WaitArgs {
+    /// The polling options.
+    pub fn options(&self) -> WaitOptions {
+        WaitOptions {
+            timeout: Duration::from_secs(self.wait_timeout),
+            ..WaitOptions::default()
+        }
+    }
+}
+
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// All went well (exit 0).
+    Ok,
+    /// The job it started or looked at FAILED (exit 3).
+    JobFailed,
+}
+
+/// Why a command failed (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A call to the server failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A package was refused (`package inspect`).
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// Anything else, said in a sentence.
+    #[error("{0}")]
+    Message(String),
+}
+
+/// Exit code for a usage error (clap uses the same).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a job that FAILED.
+pub const EXIT_JOB_FAILED: u8 = 3;
+
+/// Reports a command's end and turns it into the process's exit code. With `json`, a failure is
+/// also printed as `{"error": {...}}` on stdout, so a script always gets one JSON document.
+pub fn finish(result: Result<Done, CliError>, json: bool) -> ExitCode {
+    match result {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::JobFailed) => ExitCode::from(EXIT_JOB_FAILED),
+        Err(error) => {
+            report(&error, json);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(error: &CliError, json: bool) {
+    match error {
+        CliError::Client(ClientError::Api(failure)) => {
+            eprintln!("error: {} {}", failure.error_code, failure.error_msg);
+            if let Some(details) = &failure.error_details {
+                eprintln!("  details:    {details}");
+            }
+            eprintln!("  status:     HTTP {}", failure.status);
+            eprintln!("  request id: {}", failure.request_id);
+            if json {
+                super::output::print_json(&serde_json::json!({ "error": failure }));
+            }
+        }
+        CliError::Package(e) => {
+            eprintln!("error: {} {e}", e.code());
+            if json {
+                super::output::print_json(&serde_json::json!({
+                    "error": { "error_code": e.code(), "error_msg": e.to_string() }
+                }));
+            }
+        }
+        other => {
+            eprintln!("error: {other}");
+            if json {
+                super::output::print_json(&serde_json::json!({
+                    "error": { "message": other.to_string() }
+                }));
+            }
+        }
+    }
+}

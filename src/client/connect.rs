@@ -1,0 +1,184 @@
+//! [`ClientBuilder`]: a generated [`Client`] for an endpoint and a token, with timeouts that suit
+//! large uploads and downloads.
+//!
+//! progenitor's `Client::new` sets a 15-second *total* timeout, which cuts off any transfer that
+//! takes longer. This builder sets a connect timeout and a read timeout (the longest silence
+//! between two reads) and no total timeout, sends `User-Agent: roma-assets/<version>`, and sends
+//! the token as a default `X-Auth-Token` header marked sensitive, so reqwest never shows it in
+//! `Debug` output. Nothing here may display or log the token.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{Client, ClientError};
+
+/// Name of the header that carries the token (the document's `token` security scheme).
+pub const TOKEN_HEADER: &str = "X-Auth-Token";
+/// The `User-Agent` sent unless [`ClientBuilder::user_agent`] says otherwise.
+pub const USER_AGENT: &str = concat!("roma-assets/", env!("CARGO_PKG_VERSION"));
+/// How long opening a connection may take, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest silence while waiting for or reading an answer, by default.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The document's limit on the token's length (the `token` scheme's `x-max-length`).
+pub const MAX_TOKEN_CHARS: usize = 100_000;
+
+/// Builds a generated [`Client`] for an endpoint and a token.
+///
+/// ```no_run
+/// # fn main() -> Result<(), roma_assets::client::ClientError> {
+/// use std::time::Duration;
+/// let client = roma_assets::client::ClientBuilder::new("http://127.0.0.1:8080", "my-token")
+///     .read_timeout(Duration::from_secs(300))
+///     .build()?;
+/// # let _ = client; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    endpoint: String,
+    token: String,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    user_agent: String,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"<redacted>")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder for the server at `endpoint` (scheme, host, port and an optional path stem,
+    /// e.g. `http://127.0.0.1:8080`), calling with `token`.
+    pub fn new(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
+        ClientBuilder {
+            endpoint: endpoint.into(),
+            token: token.into(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            user_agent: USER_AGENT.to_string(),
+        }
+    }
+
+    /// How long opening a connection may take ([`DEFAULT_CONNECT_TIMEOUT`] by default).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest silence while waiting for an answer or reading its body
+    /// ([`DEFAULT_READ_TIMEOUT`] by default). There is no limit on a whole transfer.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header ([`USER_AGENT`] by default).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Checks the endpoint and the token and builds the client.
+    pub fn build(self) -> Result<Client, ClientError> {
+        let endpoint = check_endpoint(&self.endpoint)?;
+        check_token(&self.token)?;
+        let mut token = reqwest::header::HeaderValue::from_str(&self.token)
+            .map_err(|_| ClientError::InvalidRequest("the token is not a valid header".into()))?;
+        token.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(TOKEN_HEADER, token);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(self.user_agent)
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .build()
+            .map_err(|e| ClientError::InvalidRequest(format!("building the HTTP client: {e}")))?;
+        Ok(Client::new_with_client(&endpoint, http))
+    }
+}
+
+/// Checks a token against the document: 1..100000 visible ASCII characters (a header value
+/// cannot hold more, and spaces or control characters are never part of an IAM token).
+pub fn check_token(token: &str) -> Result<(), ClientError> {
+    if token.is_empty() {
+        return Err(ClientError::InvalidRequest("the token is empty".into()));
+    }
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(ClientError::InvalidRequest(format!(
+            "the token is longer than {MAX_TOKEN_CHARS} characters"
+        )));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ClientError::InvalidRequest(
+            "the token may hold visible ASCII characters only (no spaces)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The endpoint as the generated client wants its base URL: an http(s) URL without a trailing
+/// slash (it appends `/v2/...`).
+fn check_endpoint(endpoint: &str) -> Result<String, ClientError> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|e| ClientError::InvalidRequest(format!("endpoint `{endpoint}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ClientError::InvalidRequest(format!(
+            "endpoint `{endpoint}`: the scheme must be http or https"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ClientError::InvalidRequest(format!(
+            "endpoint `{endpoint}`: no query or fragment, please"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_as_the_document_says() {
+        assert!(check_token("abc-123_XYZ.=").is_ok());
+        assert!(check_token(&"a".repeat(MAX_TOKEN_CHARS)).is_ok());
+        for bad in ["", "has space", "tab\there", "é", "new\nline"] {
+            assert!(check_token(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_token(&"a".repeat(MAX_TOKEN_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn endpoints_lose_their_trailing_slash_and_need_http() {
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            check_endpoint("https://example.com/roma/").unwrap(),
+            "https://example.com/roma"
+        );
+        assert!(check_endpoint("ftp://example.com").is_err());
+        assert!(check_endpoint("127.0.0.1:8080").is_err());
+        assert!(check_endpoint("http://h/?x=1").is_err());
+    }
+
+    #[test]
+    fn the_builder_never_shows_the_token() {
+        let builder = ClientBuilder::new("http://127.0.0.1:1", "s3cret-token");
+        assert!(!format!("{builder:?}").contains("s3cret"));
+        let error = ClientBuilder::new("http://127.0.0.1:1", "s3cret token")
+            .build()
+            .unwrap_err();
+        assert!(!error.to_string().contains("s3cret"));
+    }
+}

@@ -1,0 +1,455 @@
+//! The `roma-assets` binary end to end: each test starts the reference server in-process on
+//! 127.0.0.1:0 (seeded with the demo instance) and runs the real binary against it, checking
+//! what a user sees: files written, JSON printed, exit codes, error codes and request ids.
+
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use roma_assets::cli::serve::DEFAULT_MAX_UPLOAD_BYTES;
+use roma_assets::service::auth::Tokens;
+use roma_assets::service::package::PackageLimits;
+use roma_assets::service::{Service, ServiceConfig};
+
+const TOKEN: &str = "cli-test-token";
+
+/// The reference server on a runtime of its own, serving while the test runs the binary.
+struct Server {
+    base: String,
+    dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn server() -> Server {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let data_dir = dir.path().join("data");
+    let base = runtime.block_on(async move {
+        let mut tokens = Tokens::default();
+        tokens.insert("demo", TOKEN);
+        let service = Service::open(ServiceConfig {
+            data_dir,
+            tokens,
+            package_limits: PackageLimits::default(),
+            job_min_duration: Duration::ZERO,
+        })
+        .await
+        .expect("opening the service");
+        service.seed_demo("demo", "demo").await.expect("seeding");
+        support::serve(service.router(DEFAULT_MAX_UPLOAD_BYTES)).await
+    });
+    Server {
+        base,
+        dir,
+        _runtime: runtime,
+    }
+}
+
+impl Server {
+    /// The binary, pointed at this server through the environment.
+    fn cli(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
+        cmd.env("ROMA_ASSETS_ENDPOINT", &self.base)
+            .env("ROMA_ASSETS_PROJECT", "demo")
+            .env("ROMA_ASSETS_INSTANCE", "demo")
+            .env("ROMA_ASSETS_TOKEN", TOKEN)
+            .env_remove("RUST_LOG")
+            .timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Exports the orders app with its two tasks to `name` in the test's directory.
+    fn export_orders(&self, name: &str) -> std::path::PathBuf {
+        let file = self.path(name);
+        self.cli()
+            .args(["export", "--app", "demo-app-orders"])
+            .args([
+                "--task",
+                "demo-task-orders-sync",
+                "demo-task-orders-archive",
+            ])
+            .args(["--wait", "-o"])
+            .arg(&file)
+            .assert()
+            .success();
+        file
+    }
+}
+
+fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(output)
+        )
+    })
+}
+
+#[test]
+fn export_wait_writes_the_package_and_inspect_lists_its_assets() {
+    let server = server();
+    let file = server.path("orders.zip");
+    server
+        .cli()
+        .args(["export", "--app", "demo-app-orders"])
+        .args(["--task", "demo-task-orders-sync", "--wait", "-o"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SUCCEEDED"))
+        .stdout(predicate::str::contains("wrote "));
+    assert!(file.is_file());
+    assert!(
+        !server.path("orders.zip.part").exists(),
+        "the .part file is renamed"
+    );
+
+    let out = server
+        .cli()
+        .args(["package", "inspect", "--json"])
+        .arg(&file)
+        .assert()
+        .success();
+    let package = json(&out.get_output().stdout);
+    assert_eq!(package["apps"][0]["id"], "demo-app-orders");
+    assert_eq!(package["apps"][0]["name"], "orders");
+    assert_eq!(package["tasks"][0]["id"], "demo-task-orders-sync");
+    assert_eq!(package["source"]["project_id"], "demo");
+
+    server
+        .cli()
+        .args(["package", "inspect"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("orders-sync"));
+}
+
+#[test]
+fn export_json_reports_the_job_and_the_download() {
+    let server = server();
+    let file = server.path("billing.zip");
+    let out = server
+        .cli()
+        .args(["export", "--json", "--app", "demo-app-billing", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    let report = json(&out.get_output().stdout);
+    assert_eq!(report["job"]["status"], "SUCCEEDED");
+    assert_eq!(report["job"]["type"], "exportAsset");
+    assert_eq!(report["job_id"], report["job"]["id"]);
+    let bytes = std::fs::metadata(&file).expect("the package").len();
+    assert_eq!(report["download"]["bytes"], bytes);
+}
+
+#[test]
+fn import_with_a_prefix_creates_prefixed_tasks() {
+    let server = server();
+    let file = server.export_orders("orders.zip");
+    server
+        .cli()
+        .args(["import", "--prefix", "stg_", "--wait"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SUCCEEDED"));
+
+    let out = server
+        .cli()
+        .args(["tasks", "--json", "--name", "stg_"])
+        .assert()
+        .success();
+    let page = json(&out.get_output().stdout);
+    let mut names: Vec<&str> = page["tasks"]
+        .as_array()
+        .expect("a task list")
+        .iter()
+        .map(|t| t["name"].as_str().expect("a name"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["stg_orders-archive", "stg_orders-sync"]);
+
+    let out = server
+        .cli()
+        .args(["apps", "--json", "--name", "stg_"])
+        .assert()
+        .success();
+    assert_eq!(
+        json(&out.get_output().stdout)["apps"][0]["name"],
+        "stg_orders"
+    );
+}
+
+#[test]
+fn importing_the_same_package_twice_fails_the_job_with_exit_3_and_its_reasons() {
+    let server = server();
+    let file = server.export_orders("orders.zip");
+    server
+        .cli()
+        .args(["import", "--prefix", "twice_", "--wait"])
+        .arg(&file)
+        .assert()
+        .success();
+
+    // The second time every name exists: AddNew fails the job.
+    let out = server
+        .cli()
+        .args(["import", "--json", "--mode", "AddNew", "--prefix", "twice_"])
+        .arg(&file)
+        .assert()
+        .success();
+    let job_id = json(&out.get_output().stdout)["job_id"]
+        .as_str()
+        .expect("a job id")
+        .to_string();
+
+    server
+        .cli()
+        .args(["job", &job_id, "--wait"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("FAILED"))
+        .stdout(predicate::str::contains("ROMA.10040"))
+        .stdout(predicate::str::contains("twice_orders"));
+
+    let out = server
+        .cli()
+        .args(["job", &job_id, "--json"])
+        .assert()
+        .code(3);
+    let job = json(&out.get_output().stdout);
+    assert_eq!(job["status"], "FAILED");
+    assert_eq!(job["reasons"][0]["error_code"], "ROMA.10040");
+}
+
+#[test]
+fn a_wrong_token_exits_1_with_the_error_code_and_request_id() {
+    let server = server();
+    let out = server
+        .cli()
+        .args(["apps", "--token", "not-the-token"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ROMA.1002"))
+        .stderr(predicate::str::contains("HTTP 401"));
+    let request_id = request_id_line(&out.get_output().stderr);
+    assert!(!request_id.is_empty());
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        !stderr.contains("not-the-token"),
+        "the token is echoed: {stderr}"
+    );
+
+    // With --json the same failure is also one JSON document on stdout.
+    let out = server
+        .cli()
+        .args(["apps", "--json", "--token", "not-the-token"])
+        .assert()
+        .code(1);
+    let error = json(&out.get_output().stdout);
+    assert_eq!(error["error"]["error_code"], "ROMA.1002");
+    assert_eq!(error["error"]["status"], 401);
+    assert_eq!(
+        error["error"]["request_id"],
+        request_id_line(&out.get_output().stderr)
+    );
+}
+
+/// The `request id: …` line of an error report.
+fn request_id_line(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("request id: "))
+        .unwrap_or_else(|| panic!("no request id in {stderr}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn apps_json_lists_the_demo_apps() {
+    let server = server();
+    let out = server.cli().args(["apps", "--json"]).assert().success();
+    let page = json(&out.get_output().stdout);
+    assert_eq!(page["total"], 3);
+    let ids: Vec<&str> = page["apps"]
+        .as_array()
+        .expect("an app list")
+        .iter()
+        .map(|a| a["id"].as_str().expect("an id"))
+        .collect();
+    for id in ["demo-app-orders", "demo-app-billing", "demo-app-crm"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+
+    let out = server
+        .cli()
+        .args(["apps", "--json", "--limit", "1", "--offset", "1"])
+        .assert()
+        .success();
+    let page = json(&out.get_output().stdout);
+    assert_eq!(
+        (page["total"].as_u64(), page["size"].as_u64()),
+        (Some(3), Some(1))
+    );
+}
+
+#[test]
+fn download_refuses_to_overwrite_without_force_and_leaves_the_archive_on_the_server() {
+    let server = server();
+    let out = server
+        .cli()
+        .args(["export", "--json", "--wait", "--app", "demo-app-crm"])
+        .assert()
+        .success();
+    let archive = json(&out.get_output().stdout)["job"]["archive_id"]
+        .as_str()
+        .expect("an archive id")
+        .to_string();
+
+    let file = server.path("crm.zip");
+    std::fs::write(&file, b"precious").expect("writing");
+    server
+        .cli()
+        .args(["download", &archive, "-o"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(std::fs::read(&file).expect("reading"), b"precious");
+
+    // The refusal happened before the request: the one download is still there to take.
+    server
+        .cli()
+        .args(["download", &archive, "--force", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    server
+        .cli()
+        .args(["package", "inspect"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("crm"));
+
+    // Served once: a second download is the server's 404.
+    server
+        .cli()
+        .args(["download", &archive, "-o"])
+        .arg(server.path("again.zip"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ROMA.10021"));
+    assert!(!server.path("again.zip").exists());
+    assert!(!server.path("again.zip.part").exists());
+}
+
+/// A zip holding one entry named `name`.
+fn zip_with_entry(path: &Path, name: &str) {
+    let file = std::fs::File::create(path).expect("creating the zip");
+    let mut zip = zip::ZipWriter::new(file);
+    zip.start_file(name, zip::write::SimpleFileOptions::default())
+        .expect("an entry");
+    zip.write_all(b"{}").expect("writing the entry");
+    zip.finish().expect("finishing the zip");
+}
+
+#[test]
+fn package_inspect_refuses_a_hostile_package_with_the_servers_error_code() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let evil = dir.path().join("evil.zip");
+    zip_with_entry(&evil, "../evil.json");
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["package", "inspect"])
+        .arg(&evil)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ROMA.10030"))
+        .stderr(predicate::str::contains("../evil.json"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["package", "inspect", "--json"])
+        .arg(&evil)
+        .assert()
+        .code(1);
+    assert_eq!(
+        json(&out.get_output().stdout)["error"]["error_code"],
+        "ROMA.10030"
+    );
+
+    let not_zip = dir.path().join("notes.zip");
+    std::fs::write(&not_zip, b"not a zip at all").expect("writing");
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["package", "inspect"])
+        .arg(&not_zip)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ROMA.10011"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_the_token_never_shows_in_help() {
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["export", "--wait"])
+        .env("ROMA_ASSETS_PROJECT", "demo")
+        .env("ROMA_ASSETS_INSTANCE", "demo")
+        .env("ROMA_ASSETS_TOKEN", "t")
+        .assert()
+        .code(2);
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["import", "x.zip", "--mode", "Replace"])
+        .assert()
+        .code(2);
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["apps", "--help"])
+        .env("ROMA_ASSETS_TOKEN", "super-secret-token")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ROMA_ASSETS_TOKEN"))
+        .stdout(predicate::str::contains("super-secret-token").not());
+}
+
+#[test]
+fn completions_are_printed_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("roma-assets"))
+            .stdout(predicate::str::contains("export"));
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_not_a_hang() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["job", "some-job"])
+        .env("ROMA_ASSETS_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("ROMA_ASSETS_PROJECT", "demo")
+        .env("ROMA_ASSETS_INSTANCE", "demo")
+        .env("ROMA_ASSETS_TOKEN", TOKEN)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("talking to the server"));
+}
