@@ -212,10 +212,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    ApiError::internal(e)
-}
-
 fn clean_partial_files(upload_dir: &Path, archive_dir: &Path) {
     let partial = |dir: &Path, keep: &dyn Fn(&str) -> bool| {
         if let Ok(entries) = std::fs::read_dir(dir) {
@@ -322,38 +318,7 @@ impl Api for Service {
         params: ExportAssetParams,
         body: types::AssetExportRequest,
     ) -> ExportAssetReply {
-        if let Err(e) = self.authorize(&credential, &params.project_id) {
-            return e.into();
-        }
-        let mut request = ExportRequest::default();
-        let mut push = |list: &mut Vec<String>, id: Option<String>| match id {
-            Some(id) if !list.contains(&id) => list.push(id),
-            Some(_) => {}
-            None => request.items_without_id += 1,
-        };
-        let (mut app_ids, mut task_ids) = (Vec::new(), Vec::new());
-        body.apps.into_iter().for_each(|a| push(&mut app_ids, a.id));
-        body.tasks
-            .into_iter()
-            .for_each(|t| push(&mut task_ids, t.id));
-        request.app_ids = app_ids;
-        request.task_ids = task_ids;
-        let job = match self
-            .create_job(
-                scope(&params.project_id, &params.instance_id),
-                JobKind::Export,
-            )
-            .await
-        {
-            Ok(job) => job,
-            Err(e) => return e.into(),
-        };
-        let job_id = job.id.clone();
-        self.inner.jobs.spawn_export(job, request);
-        match job_id.try_into() {
-            Ok(id) => ExportAssetReply::Ok(types::ExportAssetResponse { job_id: Some(id) }),
-            Err(e) => ApiError::internal(format!("job id: {e}")).into(),
-        }
+        reply(self.export(credential, params, body).await)
     }
 
     async fn import_asset(
@@ -363,10 +328,7 @@ impl Api for Service {
         params: ImportAssetParams,
         body: ImportAssetForm,
     ) -> ImportAssetReply {
-        match self.import(credential, params, body).await {
-            Ok(reply) => reply,
-            Err(e) => e.into(),
-        }
+        reply(self.import(credential, params, body).await)
     }
 
     async fn check_asset_job_status(
@@ -375,24 +337,26 @@ impl Api for Service {
         credential: Credential,
         params: CheckAssetJobStatusParams,
     ) -> CheckAssetJobStatusReply {
-        if let Err(e) = self.authorize(&credential, &params.project_id) {
-            return e.into();
-        }
-        let store = self.inner.store.clone();
-        let scope = scope(&params.project_id, &params.instance_id);
         let job_id = params.job_id.to_string();
-        let job = match blocking(move || store.get_job(&scope, &job_id)).await {
-            Ok(Ok(job)) => job,
-            Ok(Err(e)) => return store_error(e).into(),
+        let found = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.get_job(scope, &job_id),
+            )
+            .await;
+        let job = match found {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                return ApiError::new(codes::ROMA_10020, "no such asset job")
+                    .with_details(format!(
+                        "job {} does not exist in this instance",
+                        params.job_id.as_str()
+                    ))
+                    .into();
+            }
             Err(e) => return e.into(),
-        };
-        let Some(job) = job else {
-            return ApiError::new(codes::ROMA_10020, "no such asset job")
-                .with_details(format!(
-                    "job {} does not exist in this instance",
-                    params.job_id.as_str()
-                ))
-                .into();
         };
         match job_status(job) {
             Ok(status) => CheckAssetJobStatusReply::Ok(status),
@@ -408,37 +372,7 @@ impl Api for Service {
         credential: Credential,
         params: DownloadAssetArchiveParams,
     ) -> DownloadAssetArchiveReply {
-        if let Err(e) = self.authorize(&credential, &params.project_id) {
-            return e.into();
-        }
-        let store = self.inner.store.clone();
-        let scope = scope(&params.project_id, &params.instance_id);
-        let archive_id = params.archive_id.to_string();
-        let taken = match blocking(move || store.take_archive(&scope, &archive_id)).await {
-            Ok(Ok(taken)) => taken,
-            Ok(Err(e)) => return store_error(e).into(),
-            Err(e) => return e.into(),
-        };
-        let Some(file_name) = taken else {
-            return ApiError::new(
-                codes::ROMA_10021,
-                "no such archive, or it was already downloaded",
-            )
-            .with_details(
-                "an archive can be downloaded once, from the project and instance of its export",
-            )
-            .into();
-        };
-        let path = self.inner.archive_dir.join(&file_name);
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) => return ApiError::internal(format!("opening {}: {e}", path.display())).into(),
-        };
-        // Served once: the name goes now, the open file stays readable until the stream ends.
-        if let Err(e) = tokio::fs::remove_file(&path).await {
-            tracing::warn!(path = %path.display(), error = %e, "could not remove a downloaded archive");
-        }
-        DownloadAssetArchiveReply::Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file)))
+        reply(self.download(credential, params).await)
     }
 
     async fn list_apps(
@@ -447,31 +381,33 @@ impl Api for Service {
         credential: Credential,
         params: ListAppsParams,
     ) -> ListAppsReply {
-        if let Err(e) = self.authorize(&credential, &params.project_id) {
-            return e.into();
-        }
-        let store = self.inner.store.clone();
-        let scope = scope(&params.project_id, &params.instance_id);
         let (offset, limit) = page(params.offset, params.limit);
         let name = params.name.clone();
-        match blocking(move || store.list_apps(&scope, name.as_deref(), offset, limit)).await {
-            Ok(Ok((total, apps))) => ListAppsReply::Ok(types::ListAppsResponse {
+        let listed = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.list_apps(scope, name.as_deref(), offset, limit),
+            )
+            .await;
+        reply(listed.map(|(total, apps)| {
+            let apps: Vec<types::AppSummary> = apps
+                .into_iter()
+                .map(|a| types::AppSummary {
+                    id: a.id,
+                    name: a.name,
+                    description: a.description,
+                    created_at: time(a.created_at),
+                    updated_at: time(a.updated_at),
+                })
+                .collect();
+            ListAppsReply::Ok(types::ListAppsResponse {
                 total,
                 size: apps.len() as u64,
-                apps: apps
-                    .into_iter()
-                    .map(|a| types::AppSummary {
-                        id: a.id,
-                        name: a.name,
-                        description: a.description,
-                        created_at: time(a.created_at),
-                        updated_at: time(a.updated_at),
-                    })
-                    .collect(),
-            }),
-            Ok(Err(e)) => store_error(e).into(),
-            Err(e) => e.into(),
-        }
+                apps,
+            })
+        }))
     }
 
     async fn list_tasks(
@@ -480,31 +416,129 @@ impl Api for Service {
         credential: Credential,
         params: ListTasksParams,
     ) -> ListTasksReply {
-        if let Err(e) = self.authorize(&credential, &params.project_id) {
-            return e.into();
-        }
-        let store = self.inner.store.clone();
-        let scope = scope(&params.project_id, &params.instance_id);
         let (offset, limit) = page(params.offset, params.limit);
         let name = params.name.clone();
-        match blocking(move || store.list_tasks(&scope, name.as_deref(), offset, limit)).await {
-            Ok(Ok((total, tasks))) => ListTasksReply::Ok(types::ListTasksResponse {
+        let listed = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.list_tasks(scope, name.as_deref(), offset, limit),
+            )
+            .await;
+        reply(listed.map(|(total, tasks)| {
+            let tasks: Vec<types::TaskSummary> = tasks
+                .into_iter()
+                .map(|t| types::TaskSummary {
+                    id: t.id,
+                    name: t.name,
+                    app_id: t.app_id,
+                    created_at: time(t.created_at),
+                    updated_at: time(t.updated_at),
+                })
+                .collect();
+            ListTasksReply::Ok(types::ListTasksResponse {
                 total,
                 size: tasks.len() as u64,
-                tasks: tasks
-                    .into_iter()
-                    .map(|t| types::TaskSummary {
-                        id: t.id,
-                        name: t.name,
-                        app_id: t.app_id,
-                        created_at: time(t.created_at),
-                        updated_at: time(t.updated_at),
-                    })
-                    .collect(),
-            }),
-            Ok(Err(e)) => store_error(e).into(),
-            Err(e) => e.into(),
+                tasks,
+            })
+        }))
+    }
+}
+
+/// A reply from a result whose error is an [`ApiError`] (its status picks the variant).
+fn reply<R: From<ApiError>>(result: Result<R, ApiError>) -> R {
+    result.unwrap_or_else(R::from)
+}
+
+impl Service {
+    /// Checks the token for `project`, then runs `work` on the store off the async threads.
+    /// A store failure is a 500 whose cause is logged, not sent.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        credential: &Credential,
+        project: &types::ProjectId,
+        instance: &types::InstanceId,
+        work: impl FnOnce(&dyn Store, &model::Scope) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.authorize(credential, project)?;
+        let store = self.inner.store.clone();
+        let scope = scope(project, instance);
+        blocking(move || work(&*store, &scope))
+            .await?
+            .map_err(ApiError::internal)
+    }
+
+    async fn export(
+        &self,
+        credential: Credential,
+        params: ExportAssetParams,
+        body: types::AssetExportRequest,
+    ) -> Result<ExportAssetReply, ApiError> {
+        self.authorize(&credential, &params.project_id)?;
+        let mut request = ExportRequest::default();
+        let mut push = |list: &mut Vec<String>, id: Option<String>| match id {
+            Some(id) if !list.contains(&id) => list.push(id),
+            Some(_) => {}
+            None => request.items_without_id += 1,
+        };
+        let (mut app_ids, mut task_ids) = (Vec::new(), Vec::new());
+        body.apps.into_iter().for_each(|a| push(&mut app_ids, a.id));
+        body.tasks
+            .into_iter()
+            .for_each(|t| push(&mut task_ids, t.id));
+        request.app_ids = app_ids;
+        request.task_ids = task_ids;
+        let job = self
+            .create_job(
+                scope(&params.project_id, &params.instance_id),
+                JobKind::Export,
+            )
+            .await?;
+        let job_id = job.id.clone();
+        self.inner.jobs.spawn_export(job, request);
+        let job_id = job_id
+            .try_into()
+            .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
+        Ok(ExportAssetReply::Ok(types::ExportAssetResponse {
+            job_id: Some(job_id),
+        }))
+    }
+
+    async fn download(
+        &self,
+        credential: Credential,
+        params: DownloadAssetArchiveParams,
+    ) -> Result<DownloadAssetArchiveReply, ApiError> {
+        let archive_id = params.archive_id.to_string();
+        let taken = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.take_archive(scope, &archive_id),
+            )
+            .await?;
+        let Some(file_name) = taken else {
+            return Err(ApiError::new(
+                codes::ROMA_10021,
+                "no such archive, or it was already downloaded",
+            )
+            .with_details(
+                "an archive can be downloaded once, from the project and instance of its export",
+            ));
+        };
+        let path = self.inner.archive_dir.join(&file_name);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| ApiError::internal(format!("opening {}: {e}", path.display())))?;
+        // Served once: the name goes now, the open file stays readable until the stream ends.
+        if let Err(e) = tokio::fs::remove_file(&path).await {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove a downloaded archive");
         }
+        Ok(DownloadAssetArchiveReply::Ok(Body::from_stream(
+            tokio_util::io::ReaderStream::new(file),
+        )))
     }
 }
 
