@@ -1,13 +1,29 @@
 //! Shared by the integration tests: serve a router on a real loopback socket, build clients, and
 //! check error answers the same way everywhere (status, code, and a `request_id` equal to the
 //! request-id header).
+//!
+//! Every server started with [`serve`] answers through the conformance layer
+//! ([`conformance`]): each response is checked against the OpenAPI document declaring its route,
+//! and one that does not conform fails the test that sent the request.
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod conformance;
+
 use std::net::SocketAddr;
 
-/// Serves `router` on 127.0.0.1 with an OS-chosen port; returns the base URL.
+/// Serves `router` on 127.0.0.1 with an OS-chosen port, every response checked against the
+/// repository's documents ([`conformance::repository_documents`]); returns the base URL.
 pub async fn serve(router: axum::Router) -> String {
+    serve_unchecked(conformance::layer(
+        router,
+        conformance::repository_documents(),
+    ))
+    .await
+}
+
+/// Serves `router` as it is, without the conformance layer: only for tests of that layer.
+pub async fn serve_unchecked(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding a loopback port");
