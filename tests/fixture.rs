@@ -541,6 +541,58 @@ async fn add_book_enforces_every_constraint_of_new_book() {
     assert_eq!(added[2].tags.len(), 5);
 }
 
+/// The body is checked while the document's type is deserialized from it (one pass): values the
+/// type's own deserializer would refuse first still get the document's message, and keys with
+/// escapes are read like any other.
+#[tokio::test]
+async fn add_book_checks_the_body_while_reading_it() {
+    let (base, _, shelf) = start().await;
+    let http = http_client(Some(("x-api-key", KEY)));
+    let url = format!("{base}/shelves/novels/books");
+    let post = |body: &'static str| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    for (body, message) in [
+        (
+            r#"{"title": "t", "pages": 1, "genre": 7}"#,
+            "genre: must be a string",
+        ),
+        (r#"{"title": null, "pages": 1}"#, "title: must be a string"),
+        (
+            r#"{"title": "t", "pages": "1"}"#,
+            "pages: must be an integer",
+        ),
+        (
+            r#"{"title": "t", "pages": 1, "tags": {}}"#,
+            "tags: must be an array",
+        ),
+    ] {
+        let answer = expect_error(post(body), 400, "SHELF-400", SHELF).await;
+        assert_eq!(answer["message"], message, "for {body}");
+    }
+    for body in [r#"{"title": "t", "pages": 1} trailing"#, r#"{"title": "t""#] {
+        let answer = expect_error(post(body), 400, "SHELF-400", SHELF).await;
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("body: malformed JSON: "),
+            "for {body}: {message}"
+        );
+    }
+    assert!(
+        shelf.state().added.is_empty(),
+        "no refusal reached the handler"
+    );
+
+    let response = post(r#"{"ti\u0074le": "escaped", "pages": 2}"#)
+        .send()
+        .await
+        .expect("sending");
+    assert_eq!(response.status(), 201);
+    assert_eq!(shelf.state().added[0].title.as_str(), "escaped");
+}
+
 #[tokio::test]
 async fn a_duplicate_title_is_the_handlers_typed_409() {
     let (_, client, _) = start().await;

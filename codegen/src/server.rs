@@ -36,7 +36,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let codes = ErrorCodes::read(spec)?;
     let ops = spec::operations(spec)?;
 
-    let mut validators = Validators::default();
+    let mut shapes = Shapes::default();
     let mut operations = Vec::new();
     for op in &ops {
         operations.push(Operation::generate(
@@ -44,13 +44,13 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
             op,
             &error_body,
             &codes,
-            &mut validators,
+            &mut shapes,
         )?);
     }
 
     let error_body_tokens = error_body.tokens(spec)?;
     let codes_tokens = codes.tokens()?;
-    let validator_fns = validators.finish(spec)?;
+    let shape_statics = shapes.finish(spec)?;
 
     let items = operations.iter().map(|o| &o.items);
     let trait_methods = operations.iter().map(|o| &o.trait_method);
@@ -128,7 +128,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
         #(#items)*
 
-        #validator_fns
+        #shape_statics
     })
 }
 
@@ -373,20 +373,30 @@ impl ErrorCodes {
     }
 }
 
-/// Validation functions for component schemas, generated once each, in name order.
+/// The shapes (schemas as data, see the runtime's `Shape`) of the component schemas a body
+/// refers to, one static each, in name order; and the statics of their patterns.
 #[derive(Default)]
-struct Validators {
+struct Shapes {
     wanted: BTreeSet<String>,
+    /// Pattern source -> its static's index, numbered in the order first met.
+    patterns: BTreeMap<String, usize>,
 }
 
-impl Validators {
+impl Shapes {
     fn name(component: &str) -> syn::Ident {
-        format_ident!("validate_{}", component.to_snake_case())
+        format_ident!("SHAPE_{}", component.to_shouty_snake_case())
     }
 
     fn want(&mut self, component: &str) -> syn::Ident {
         self.wanted.insert(component.to_string());
         Self::name(component)
+    }
+
+    fn pattern(&mut self, source: &str, context: &str) -> Result<syn::Ident, Error> {
+        check_regex(source, context)?;
+        let next = self.patterns.len();
+        let index = *self.patterns.entry(source.to_string()).or_insert(next);
+        Ok(format_ident!("PATTERN_{index}"))
     }
 
     fn finish(mut self, spec: &OpenAPI) -> Result<TokenStream, Error> {
@@ -400,24 +410,32 @@ impl Validators {
                     Error::Invalid(format!("dangling reference #/components/schemas/{name}"))
                 })?;
             let schema = spec::resolve_schema(spec, schema)?;
-            let body =
-                validate_value(spec, schema, &quote!(value), &quote!(loc), &mut self, &name)?;
+            let shape = shape(spec, schema, &mut self, &name)?;
             let ident = Self::name(&name);
-            let doc = format!("Checks a JSON value against the document's `{name}` schema.");
+            let doc = format!("What the document's `{name}` schema allows.");
             done.insert(
                 name,
                 quote! {
                     #[doc = #doc]
-                    #[allow(unused_variables)]
-                    fn #ident(loc: &Loc<'_>, value: &serde_json::Value) -> Check {
-                        #body
-                        Ok(())
-                    }
+                    static #ident: Shape = #shape;
                 },
             );
         }
-        let fns = done.values();
-        Ok(quote!(#(#fns)*))
+        let mut patterns: Vec<(&String, &usize)> = self.patterns.iter().collect();
+        patterns.sort_by_key(|(_, index)| **index);
+        let patterns = patterns.into_iter().map(|(source, index)| {
+            let ident = format_ident!("PATTERN_{index}");
+            quote! {
+                static #ident: Pattern = Pattern {
+                    source: #source,
+                    regex: std::sync::LazyLock::new(|| {
+                        regress::Regex::new(#source).expect("the generator compiled this pattern")
+                    }),
+                };
+            }
+        });
+        let shapes = done.values();
+        Ok(quote!(#(#shapes)* #(#patterns)*))
     }
 }
 
@@ -483,24 +501,26 @@ fn number_bounds(
     (bound(min, excl_min), bound(max, excl_max))
 }
 
-/// Code checking the JSON `value` (an expression of type `&serde_json::Value`) at `loc`
-/// (an expression of type `&Loc`) against `schema`.
-fn validate_value(
+/// The runtime `Shape` of `schema` (an expression usable in a static's initializer).
+fn shape(
     spec: &OpenAPI,
     schema: &Schema,
-    value: &TokenStream,
-    loc: &TokenStream,
-    validators: &mut Validators,
+    shapes: &mut Shapes,
     context: &str,
 ) -> Result<TokenStream, Error> {
-    let body = match &schema.schema_kind {
+    let kind = match &schema.schema_kind {
         SchemaKind::Type(Type::String(s)) => {
-            let checks = string_checks(s, &quote!(text), loc, context)?;
-            quote! {
-                #[allow(unused_variables)]
-                let text = expect_str(#loc, #value)?;
-                #checks
-            }
+            let min = opt_usize(s.min_length.filter(|m| *m > 0));
+            let max = opt_usize(s.max_length);
+            let pattern = match &s.pattern {
+                Some(source) => {
+                    let ident = shapes.pattern(source, context)?;
+                    quote!(Some(&#ident))
+                }
+                None => quote!(None),
+            };
+            let allowed: Vec<&String> = s.enumeration.iter().flatten().collect();
+            quote!(ShapeKind::String { min: #min, max: #max, pattern: #pattern, allowed: &[#(#allowed),*] })
         }
         SchemaKind::Type(Type::Number(n)) => {
             let (min, max) = number_bounds(
@@ -509,10 +529,7 @@ fn validate_value(
                 n.maximum,
                 n.exclusive_maximum,
             );
-            quote! {
-                let number = expect_number(#loc, #value)?;
-                check_number(#loc, number, #min, #max)?;
-            }
+            quote!(ShapeKind::Number { integer: false, min: #min, max: #max })
         }
         SchemaKind::Type(Type::Integer(i)) => {
             let (min, max) = number_bounds(
@@ -521,44 +538,25 @@ fn validate_value(
                 i.maximum.map(|v| v as f64),
                 i.exclusive_maximum,
             );
-            quote! {
-                let number = expect_integer(#loc, #value)?;
-                check_number(#loc, number, #min, #max)?;
-            }
+            quote!(ShapeKind::Number { integer: true, min: #min, max: #max })
         }
-        SchemaKind::Type(Type::Boolean(_)) => quote!(expect_bool(#loc, #value)?;),
+        SchemaKind::Type(Type::Boolean(_)) => quote!(ShapeKind::Boolean),
         SchemaKind::Type(Type::Object(o)) => {
             let required = &o.required;
-            let mut props = Vec::new();
-            for (name, property) in &o.properties {
-                let check = validate_child(
-                    spec,
-                    property,
-                    &quote!(child),
-                    &quote!(&child_loc),
-                    validators,
-                    context,
-                )?;
-                props.push(quote! {
-                    if let Some(child) = object.get(#name) {
-                        let child_loc = Loc::Field(#loc, #name);
-                        #check
-                    }
-                });
+            if required.len() > 64 {
+                return Err(Error::Invalid(format!(
+                    "{context}: more than 64 required properties in one object"
+                )));
             }
-            let unknown = match &o.additional_properties {
-                Some(openapiv3::AdditionalProperties::Any(false)) => {
-                    let known: Vec<&String> = o.properties.keys().collect();
-                    quote! {
-                        for key in object.keys() {
-                            if ![#(#known),*].contains(&key.as_str()) {
-                                return fail(&Loc::Field(#loc, key), "is not a field of this object");
-                            }
-                        }
-                    }
-                }
-                _ => quote!(),
-            };
+            let mut properties = Vec::new();
+            for (name, property) in &o.properties {
+                let child = child_shape(spec, property, shapes, context)?;
+                properties.push(quote!((#name, #child)));
+            }
+            let closed = matches!(
+                &o.additional_properties,
+                Some(openapiv3::AdditionalProperties::Any(false))
+            );
             let combined = match ext(&schema.schema_data.extensions, "x-max-combined-items") {
                 Some(rule) => {
                     let names: Vec<String> = rule
@@ -581,49 +579,34 @@ fn validate_value(
                             "{context}: x-max-combined-items must name properties of the schema"
                         )));
                     }
-                    quote!(check_combined_items(#loc, object, &[#(#names),*], #max)?;)
+                    quote!(Some((&[#(#names),*], #max)))
                 }
-                None => quote!(),
+                None => quote!(None),
             };
             quote! {
-                let object = expect_object(#loc, #value)?;
-                check_required(#loc, object, &[#(#required),*])?;
-                #unknown
-                #(#props)*
-                #combined
+                ShapeKind::Object {
+                    required: &[#(#required),*],
+                    properties: &[#(#properties),*],
+                    closed: #closed,
+                    combined: #combined,
+                }
             }
         }
         SchemaKind::Type(Type::Array(a)) => {
             let (min, max) = (opt_usize(a.min_items), opt_usize(a.max_items));
-            let item_loop = match &a.items {
+            let items = match &a.items {
                 Some(items) => {
-                    let check = validate_child(
-                        spec,
-                        items,
-                        &quote!(item),
-                        &quote!(&item_loc),
-                        validators,
-                        context,
-                    )?;
-                    quote! {
-                        for (index, item) in array.iter().enumerate() {
-                            let item_loc = Loc::Index(#loc, index);
-                            #check
-                        }
-                    }
+                    let child = child_shape(spec, items, shapes, context)?;
+                    quote!(Some(#child))
                 }
-                None => quote!(),
+                None => quote!(None),
             };
-            quote! {
-                let array = expect_array(#loc, #value)?;
-                check_items(#loc, array.len(), #min, #max)?;
-                #item_loop
-            }
+            quote!(ShapeKind::Array { min: #min, max: #max, items: #items })
         }
         SchemaKind::Any(any)
             if any.typ.is_none() && any.properties.is_empty() && any.items.is_none() =>
         {
-            quote!()
+            quote!(ShapeKind::Any)
         }
         other => {
             return Err(Error::Invalid(format!(
@@ -632,11 +615,8 @@ fn validate_value(
             )));
         }
     };
-    if schema.schema_data.nullable {
-        Ok(quote! { if !#value.is_null() { #body } })
-    } else {
-        Ok(body)
-    }
+    let nullable = schema.schema_data.nullable;
+    Ok(quote!(Shape { kind: #kind, nullable: #nullable }))
 }
 
 fn kind_name(kind: &SchemaKind) -> &'static str {
@@ -649,23 +629,22 @@ fn kind_name(kind: &SchemaKind) -> &'static str {
     }
 }
 
-fn validate_child(
+/// A reference to the `Shape` of a property or item schema: a component's static, or an inline
+/// shape.
+fn child_shape(
     spec: &OpenAPI,
     schema: &ReferenceOr<Box<Schema>>,
-    value: &TokenStream,
-    loc: &TokenStream,
-    validators: &mut Validators,
+    shapes: &mut Shapes,
     context: &str,
 ) -> Result<TokenStream, Error> {
     match schema {
         ReferenceOr::Reference { reference } => {
-            let name = spec::ref_name(reference, "schemas")?;
-            let f = validators.want(name);
-            Ok(quote!(#f(#loc, #value)?;))
+            let ident = shapes.want(spec::ref_name(reference, "schemas")?);
+            Ok(quote!(&#ident))
         }
         ReferenceOr::Item(schema) => {
-            let body = validate_value(spec, schema, value, loc, validators, context)?;
-            Ok(quote!({ #body }))
+            let shape = shape(spec, schema, shapes, context)?;
+            Ok(quote!(&#shape))
         }
     }
 }
@@ -910,7 +889,7 @@ enum BodyKind {
     None,
     Json {
         ty: TokenStream,
-        validator: syn::Ident,
+        shape: syn::Ident,
         required: bool,
     },
     Multipart {
@@ -971,7 +950,7 @@ impl Operation {
         op: &Op<'_>,
         error_body: &ErrorBody,
         codes: &ErrorCodes,
-        validators: &mut Validators,
+        shapes: &mut Shapes,
     ) -> Result<Self, Error> {
         let id = op.operation_id;
         let snake = id.to_snake_case();
@@ -1075,7 +1054,7 @@ impl Operation {
             .iter()
             .map(|p| param(spec, op, p))
             .collect::<Result<Vec<_>, _>>()?;
-        let body_kind = body_kind(spec, op, validators)?;
+        let body_kind = body_kind(spec, op, shapes)?;
         let has_body = !matches!(body_kind, BodyKind::None);
         if (!params.is_empty() || has_body) && !statuses.contains(&400) {
             return Err(op.unsupported(
@@ -1166,11 +1145,11 @@ impl Operation {
             BodyKind::None => {}
             BodyKind::Json {
                 ty,
-                validator,
+                shape,
                 required,
             } => {
                 let read = quote! {
-                    json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, #validator).await?
+                    json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, &#shape).await?
                 };
                 if *required {
                     extract.push(
@@ -1266,7 +1245,7 @@ impl Operation {
     }
 }
 
-fn body_kind(spec: &OpenAPI, op: &Op<'_>, validators: &mut Validators) -> Result<BodyKind, Error> {
+fn body_kind(spec: &OpenAPI, op: &Op<'_>, shapes: &mut Shapes) -> Result<BodyKind, Error> {
     let Some(body) = op.request_body(spec)? else {
         return Ok(BodyKind::None);
     };
@@ -1292,7 +1271,7 @@ fn body_kind(spec: &OpenAPI, op: &Op<'_>, validators: &mut Validators) -> Result
             let ty = type_ident(name);
             Ok(BodyKind::Json {
                 ty: quote!(types::#ty),
-                validator: validators.want(name),
+                shape: shapes.want(name),
                 required: body.required,
             })
         }

@@ -122,6 +122,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!("  spec:       http://{addr}/openapi.yaml");
     tracing::info!(%addr, "listening");
 
+    // No Nagle: a streamed answer (a download) goes out in several writes, and waiting for the
+    // client's delayed ACK cost 40 ms per download on loopback (BENCHMARKS.md, roundtrip).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service.router(args.max_upload_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -6,6 +6,7 @@
 //! must not do blocking work (SQLite, zip, file I/O) on the async request path.
 
 pub mod auth;
+pub mod cache;
 pub mod jobs;
 pub mod model;
 pub mod package;
@@ -121,7 +122,8 @@ impl Service {
                 "jobs left running by a previous run were marked FAILED"
             );
         }
-        let store: Arc<dyn Store> = Arc::new(store);
+        // Job states stay in memory, written through: status polls never wait for SQLite.
+        let store: Arc<dyn Store> = Arc::new(cache::CachedStore::new(store));
         let jobs = JobRunner::new(store.clone(), archive_dir.clone(), config.job_min_duration);
         Ok(Service {
             inner: Arc::new(Inner {
@@ -338,14 +340,27 @@ impl Api for Service {
         params: CheckAssetJobStatusParams,
     ) -> CheckAssetJobStatusReply {
         let job_id = params.job_id.to_string();
-        let found = self
-            .with_store(
-                &credential,
-                &params.project_id,
-                &params.instance_id,
-                move |store, scope| store.get_job(scope, &job_id),
-            )
-            .await;
+        if let Err(e) = self.authorize(&credential, &params.project_id) {
+            return e.into();
+        }
+        // The call clients poll: answered from memory when the store holds the job, without a
+        // hand-off to the blocking pool.
+        let in_memory = self
+            .inner
+            .store
+            .cached_job(&scope(&params.project_id, &params.instance_id), &job_id);
+        let found = match in_memory {
+            Some(job) => Ok(Some(job)),
+            None => {
+                self.with_store(
+                    &credential,
+                    &params.project_id,
+                    &params.instance_id,
+                    move |store, scope| store.get_job(scope, &job_id),
+                )
+                .await
+            }
+        };
         let job = match found {
             Ok(Some(job)) => job,
             Ok(None) => {

@@ -233,6 +233,13 @@ pub trait Store: Send + Sync + 'static {
     /// The job, if it exists in this project *and* instance.
     fn get_job(&self, scope: &Scope, job_id: &str) -> Result<Option<Job>, StoreError>;
 
+    /// The job, if the store holds it in memory and can answer without blocking: callable on
+    /// the async request path. `None` means "ask [`Store::get_job`]", not "no such job". The
+    /// default holds nothing; see [`super::cache::CachedStore`].
+    fn cached_job(&self, _scope: &Scope, _job_id: &str) -> Option<Job> {
+        None
+    }
+
     /// Imports a package's assets into the instance, all or nothing, in one transaction.
     ///
     /// Each asset's new name is `prefix + name` (apps and tasks alike). Tasks' `app_id` refer to
@@ -490,6 +497,10 @@ impl Store for SqliteStore {
     }
 
     fn create_job(&self, scope: &Scope, kind: JobKind) -> Result<Job, StoreError> {
+        // The begin time is taken holding the connection, so that begin and end times follow
+        // the order in which the store applied them: a job never seems to begin before the
+        // previous job of its project ended.
+        let conn = self.lock()?;
         let job = Job {
             id: new_id(),
             scope: scope.clone(),
@@ -501,7 +512,6 @@ impl Store for SqliteStore {
             begin_time: now(),
             end_time: None,
         };
-        let conn = self.lock()?;
         // No check before the INSERT: the partial unique index decides, atomically.
         let inserted = conn.execute(
             "INSERT INTO jobs (id, project_id, instance_id, kind, status, progress, reasons, begin_time)
@@ -545,8 +555,8 @@ impl Store for SqliteStore {
     }
 
     fn finish_job(&self, job_id: &str, outcome: JobOutcome) -> Result<(), StoreError> {
-        let end = ts(&now());
         let conn = self.lock()?;
+        let end = ts(&now());
         let changed = match outcome {
             JobOutcome::Succeeded { archive_id } => conn.execute(
                 "UPDATE jobs SET status = 'SUCCEEDED', progress = 1, archive_id = ?1, end_time = ?2

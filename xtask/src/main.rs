@@ -4,14 +4,22 @@
 //! `openapi/manifest.schema.json`.
 //!
 //! With `--check` nothing is written: it exits 1 naming each stale file and the command to run.
+//!
+//! `cargo xtask bench [--quick] [--build] ...`: the benchmarks and the load test (see
+//! `bench.rs` and the `bench/` crate); results go to `BENCHMARKS.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use xtask::{Artifact, artifacts};
 
+mod bench;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("bench") {
+        return bench::run(&project_root(), &args[1..]);
+    }
     let check = match args
         .iter()
         .map(String::as_str)
@@ -21,7 +29,9 @@ fn main() -> ExitCode {
         ["generate"] => false,
         ["generate", "--check"] => true,
         _ => {
-            eprintln!("usage: cargo xtask generate [--check]");
+            eprintln!(
+                "usage: cargo xtask generate [--check] | cargo xtask bench [--quick] [--build]"
+            );
             return ExitCode::from(2);
         }
     };

@@ -199,8 +199,25 @@ pub fn binary_response(status: StatusCode, content_type: &'static str, body: Bod
     response
 }
 
+/// A new request id: 32 random hex digits. Drawn from a per-thread generator (SplitMix64) seeded
+/// once from the operating system, not from a system call per request: an id must be unique,
+/// not secret.
 fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = std::cell::Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let (a, b) = NEXT.with(|next| {
+        let a = next.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let b = a.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        next.set(b);
+        (mix(a), mix(b))
+    });
+    format!("{a:016x}{b:016x}")
 }
 
 /// The outermost layer of the generated router: gives every request an id, sends it back in the
@@ -383,58 +400,599 @@ fn check_items(loc: &Loc<'_>, len: usize, min: Option<usize>, max: Option<usize>
     Ok(())
 }
 
-fn expect_object<'v>(loc: &Loc<'_>, value: &'v serde_json::Value) -> Result<&'v serde_json::Map<String, serde_json::Value>, ApiError> {
-    value.as_object().ok_or_else(|| ApiError::invalid_parameter(loc, "must be an object"))
+/// What the document says a JSON value must be: the document's schemas as data (one static per
+/// component schema, generated beside this code), checked by [`parse_json`] while a body is
+/// deserialized.
+struct Shape {
+    kind: ShapeKind,
+    /// `nullable: true`: `null` is accepted too.
+    nullable: bool,
 }
 
-fn expect_array<'v>(loc: &Loc<'_>, value: &'v serde_json::Value) -> Result<&'v Vec<serde_json::Value>, ApiError> {
-    value.as_array().ok_or_else(|| ApiError::invalid_parameter(loc, "must be an array"))
+enum ShapeKind {
+    /// No constraint (a schema without a type).
+    Any,
+    String {
+        min: Option<usize>,
+        max: Option<usize>,
+        pattern: Option<&'static Pattern>,
+        /// The `enum` values; empty: any string.
+        allowed: &'static [&'static str],
+    },
+    Number {
+        integer: bool,
+        min: Option<(f64, bool)>,
+        max: Option<(f64, bool)>,
+    },
+    Boolean,
+    Object {
+        /// At most 64 names (the generator refuses more).
+        required: &'static [&'static str],
+        properties: &'static [(&'static str, &'static Shape)],
+        /// `additionalProperties: false`.
+        closed: bool,
+        /// `x-max-combined-items`: these array properties together hold at most this many items.
+        combined: Option<(&'static [&'static str], usize)>,
+    },
+    Array {
+        min: Option<usize>,
+        max: Option<usize>,
+        items: Option<&'static Shape>,
+    },
 }
 
-fn expect_str<'v>(loc: &Loc<'_>, value: &'v serde_json::Value) -> Result<&'v str, ApiError> {
-    value.as_str().ok_or_else(|| ApiError::invalid_parameter(loc, "must be a string"))
+/// A `pattern` of the document, compiled on first use.
+struct Pattern {
+    source: &'static str,
+    regex: std::sync::LazyLock<regress::Regex>,
 }
 
-fn expect_number(loc: &Loc<'_>, value: &serde_json::Value) -> Result<f64, ApiError> {
-    value.as_f64().ok_or_else(|| ApiError::invalid_parameter(loc, "must be a number"))
-}
-
-fn expect_integer(loc: &Loc<'_>, value: &serde_json::Value) -> Result<f64, ApiError> {
-    if value.is_i64() || value.is_u64() {
-        return Ok(value.as_f64().unwrap_or_default());
+/// Deserializes the document's type `T` from a JSON body, checking every value against `shape`
+/// on the way: one pass over the bytes, nothing built but `T`. A refusal names the first value
+/// at fault in the body's order (an object's missing required fields and item counts of
+/// `x-max-combined-items` are known at its end, an array's item count at its end).
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shape) -> Result<T, ApiError> {
+    let refusal = Refusal::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let root = Loc::Root("");
+    let checked = Checked { inner: &mut de, shape, loc: &root, refusal: &refusal, len: None };
+    let parsed = T::deserialize(checked).and_then(|value| de.end().map(|()| value));
+    // A refusal wins even if the type's own deserializer went on and succeeded.
+    if let Some(refused) = refusal.into_inner() {
+        return Err(refused);
     }
-    match value.as_f64() {
-        Some(f) if f.fract() == 0.0 => Ok(f),
-        _ => Err(ApiError::invalid_parameter(loc, "must be an integer")),
-    }
+    parsed.map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid_parameter("body", e)
+        } else {
+            ApiError::invalid_parameter("body", format!("malformed JSON: {e}"))
+        }
+    })
 }
 
-fn expect_bool(loc: &Loc<'_>, value: &serde_json::Value) -> Check {
-    if !value.is_boolean() {
-        return fail(loc, "must be a boolean");
+/// Where a refusal found while deserializing waits: serde's error type cannot carry it.
+type Refusal = std::cell::RefCell<Option<ApiError>>;
+
+/// Keeps the first refusal and returns the error that makes serde stop.
+fn refuse<E: serde::de::Error>(refusal: &Refusal, error: ApiError) -> E {
+    let mut slot = refusal.borrow_mut();
+    if slot.is_none() {
+        *slot = Some(error);
     }
-    Ok(())
+    E::custom("refused by the document's constraints")
 }
 
-fn check_required(loc: &Loc<'_>, object: &serde_json::Map<String, serde_json::Value>, names: &[&str]) -> Check {
-    for name in names {
-        if !object.contains_key(*name) {
-            return fail(&Loc::Field(loc, name), "is required");
+/// A serde `Deserializer` over another (serde_json's) that checks each value it yields against a
+/// [`Shape`]. Entry points a JSON deserializer would refuse by itself for a value of another
+/// type (`deserialize_str` on a number...) go through `deserialize_any`, so that such a value
+/// gets the document's message ("must be a string") instead of serde's.
+struct Checked<'l, D> {
+    inner: D,
+    shape: &'static Shape,
+    loc: &'l Loc<'l>,
+    refusal: &'l Refusal,
+    /// Where an array's final item count goes (for `x-max-combined-items`).
+    len: Option<&'l std::cell::Cell<usize>>,
+}
+
+impl<'l, D> Checked<'l, D> {
+    fn visitor<V>(&self, inner: V, as_enum: bool) -> CheckedVisitor<'l, V> {
+        CheckedVisitor { inner, shape: self.shape, loc: self.loc, refusal: self.refusal, len: self.len, as_enum }
+    }
+
+}
+
+/// `deserialize_*` methods that look at whatever value comes: through `deserialize_any`.
+macro_rules! checked_by_type {
+    ($de:lifetime, $d:ident; $($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: serde::de::Visitor<$de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, $d::Error> {
+                if let ShapeKind::Any = self.shape.kind {
+                    return self.inner.$method($($arg,)* visitor);
+                }
+                let visitor = self.visitor(visitor, false);
+                self.inner.deserialize_any(visitor)
+            }
+        )*
+    };
+}
+
+/// `deserialize_*` methods whose request matters to the JSON deserializer: passed on as they are.
+macro_rules! checked_as_asked {
+    ($de:lifetime, $d:ident; $($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: serde::de::Visitor<$de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, $d::Error> {
+                if let ShapeKind::Any = self.shape.kind {
+                    return self.inner.$method($($arg,)* visitor);
+                }
+                let visitor = self.visitor(visitor, false);
+                self.inner.$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de, 'l, D: serde::Deserializer<'de>> serde::Deserializer<'de> for Checked<'l, D> {
+    type Error = D::Error;
+
+    checked_by_type! {
+        'de, D;
+        deserialize_any();
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_identifier();
+        deserialize_ignored_any();
+    }
+
+    checked_as_asked! {
+        'de, D;
+        deserialize_i128();
+        deserialize_u128();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_option();
+        deserialize_newtype_struct(name: &'static str);
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        match self.shape.kind {
+            // A string enum: its value is checked as a string, then handed on as a unit variant.
+            ShapeKind::String { .. } => {
+                let visitor = self.visitor(visitor, true);
+                self.inner.deserialize_any(visitor)
+            }
+            _ => self.inner.deserialize_enum(name, variants, visitor),
         }
     }
-    Ok(())
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
 }
 
-fn check_combined_items(loc: &Loc<'_>, object: &serde_json::Map<String, serde_json::Value>, names: &[&str], max: usize) -> Check {
-    let total: usize = names
-        .iter()
-        .filter_map(|name| object.get(*name).and_then(serde_json::Value::as_array))
-        .map(Vec::len)
-        .sum();
-    if total > max {
-        return fail(loc, format!("{} together hold more than {max} items ({total})", names.join(" + ")));
+/// The visitor of a [`Checked`] deserializer: checks the value, then hands it on.
+struct CheckedVisitor<'l, V> {
+    inner: V,
+    shape: &'static Shape,
+    loc: &'l Loc<'l>,
+    refusal: &'l Refusal,
+    len: Option<&'l std::cell::Cell<usize>>,
+    /// Hand a string on as an enum's unit variant (see `deserialize_enum`).
+    as_enum: bool,
+}
+
+impl<'l, V> CheckedVisitor<'l, V> {
+    fn check<E: serde::de::Error>(&self, check: Check) -> Result<(), E> {
+        check.map_err(|e| refuse(self.refusal, e))
     }
-    Ok(())
+
+    /// The refusal of a value of another JSON type than the shape's.
+    fn wrong_type<E: serde::de::Error>(&self) -> Result<(), E> {
+        let problem = match &self.shape.kind {
+            ShapeKind::Any => return Ok(()),
+            ShapeKind::String { .. } => "must be a string",
+            ShapeKind::Number { integer: true, .. } => "must be an integer",
+            ShapeKind::Number { .. } => "must be a number",
+            ShapeKind::Boolean => "must be a boolean",
+            ShapeKind::Object { .. } => "must be an object",
+            ShapeKind::Array { .. } => "must be an array",
+        };
+        self.check(fail(self.loc, problem))
+    }
+
+    fn number<E: serde::de::Error>(&self, value: f64, integral: bool) -> Result<(), E> {
+        match &self.shape.kind {
+            ShapeKind::Number { integer, min, max } => {
+                if *integer && !integral {
+                    return self.check(fail(self.loc, "must be an integer"));
+                }
+                self.check(check_number(self.loc, value, *min, *max))
+            }
+            _ => self.wrong_type(),
+        }
+    }
+
+    fn string<E: serde::de::Error>(&self, value: &str) -> Result<(), E> {
+        let ShapeKind::String { min, max, pattern, allowed } = &self.shape.kind else {
+            return self.wrong_type();
+        };
+        self.check(check_str_len(self.loc, value, *min, *max))?;
+        if let Some(pattern) = pattern {
+            self.check(check_pattern(self.loc, value, &pattern.regex, pattern.source))?;
+        }
+        if !allowed.is_empty() {
+            self.check(check_enum(self.loc, value, allowed))?;
+        }
+        Ok(())
+    }
+
+    fn null<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.shape.nullable { Ok(()) } else { self.wrong_type() }
+    }
+
+    fn deeper<D2>(&self, inner: D2) -> Checked<'l, D2> {
+        Checked { inner, shape: self.shape, loc: self.loc, refusal: self.refusal, len: self.len }
+    }
+}
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor<'_, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.expecting(f)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<V::Value, E> {
+        match &self.shape.kind {
+            ShapeKind::Boolean => {}
+            _ => self.wrong_type()?,
+        }
+        self.inner.visit_bool(value)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<V::Value, E> {
+        self.number(value as f64, true)?;
+        self.inner.visit_i64(value)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<V::Value, E> {
+        self.number(value as f64, true)?;
+        self.inner.visit_u64(value)
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, value: i128) -> Result<V::Value, E> {
+        self.number(value as f64, true)?;
+        self.inner.visit_i128(value)
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<V::Value, E> {
+        self.number(value as f64, true)?;
+        self.inner.visit_u128(value)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<V::Value, E> {
+        self.number(value, value.fract() == 0.0)?;
+        self.inner.visit_f64(value)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<V::Value, E> {
+        self.string(value)?;
+        if self.as_enum {
+            return self.inner.visit_enum(serde::de::value::StrDeserializer::new(value));
+        }
+        self.inner.visit_str(value)
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, value: &'de str) -> Result<V::Value, E> {
+        self.string(value)?;
+        if self.as_enum {
+            return self.inner.visit_enum(serde::de::value::BorrowedStrDeserializer::new(value));
+        }
+        self.inner.visit_borrowed_str(value)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<V::Value, E> {
+        self.string(&value)?;
+        if self.as_enum {
+            return self.inner.visit_enum(serde::de::value::StrDeserializer::new(&value));
+        }
+        self.inner.visit_string(value)
+    }
+
+    // Bytes only come from a deserializer asked for bytes; they are handed on unchecked.
+    fn visit_bytes<E: serde::de::Error>(self, value: &[u8]) -> Result<V::Value, E> {
+        self.inner.visit_bytes(value)
+    }
+
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, value: &'de [u8]) -> Result<V::Value, E> {
+        self.inner.visit_borrowed_bytes(value)
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, value: Vec<u8>) -> Result<V::Value, E> {
+        self.inner.visit_byte_buf(value)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<V::Value, E> {
+        self.null()?;
+        self.inner.visit_none()
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<V::Value, E> {
+        self.null()?;
+        self.inner.visit_unit()
+    }
+
+    fn visit_some<D2: serde::Deserializer<'de>>(self, deserializer: D2) -> Result<V::Value, D2::Error> {
+        let checked = self.deeper(deserializer);
+        self.inner.visit_some(checked)
+    }
+
+    fn visit_newtype_struct<D2: serde::Deserializer<'de>>(self, deserializer: D2) -> Result<V::Value, D2::Error> {
+        let checked = self.deeper(deserializer);
+        self.inner.visit_newtype_struct(checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        let ShapeKind::Array { min, max, items } = &self.shape.kind else {
+            self.wrong_type()?;
+            return self.inner.visit_seq(seq);
+        };
+        let seq = CheckedSeq {
+            inner: seq,
+            min: *min,
+            max: *max,
+            items: *items,
+            loc: self.loc,
+            refusal: self.refusal,
+            len_out: self.len,
+            len: 0,
+        };
+        self.inner.visit_seq(seq)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        let ShapeKind::Object { required, properties, closed, combined } = &self.shape.kind else {
+            self.wrong_type()?;
+            return self.inner.visit_map(map);
+        };
+        let map = CheckedMap {
+            inner: map,
+            required,
+            properties,
+            closed: *closed,
+            combined: *combined,
+            loc: self.loc,
+            refusal: self.refusal,
+            current: None,
+            required_seen: 0,
+            combined_total: 0,
+        };
+        self.inner.visit_map(map)
+    }
+
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        self.inner.visit_enum(data)
+    }
+}
+
+/// A [`Checked`] deserializer for a value inside an array or object.
+struct CheckedSeed<'l, S> {
+    seed: S,
+    shape: &'static Shape,
+    loc: &'l Loc<'l>,
+    refusal: &'l Refusal,
+    len: Option<&'l std::cell::Cell<usize>>,
+}
+
+impl<'de, S: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de> for CheckedSeed<'_, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        self.seed.deserialize(Checked {
+            inner: deserializer,
+            shape: self.shape,
+            loc: self.loc,
+            refusal: self.refusal,
+            len: self.len,
+        })
+    }
+}
+
+/// The items of an array: each checked against the item shape, and their count.
+struct CheckedSeq<'l, A> {
+    inner: A,
+    min: Option<usize>,
+    max: Option<usize>,
+    items: Option<&'static Shape>,
+    loc: &'l Loc<'l>,
+    refusal: &'l Refusal,
+    len_out: Option<&'l std::cell::Cell<usize>>,
+    len: usize,
+}
+
+impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for CheckedSeq<'_, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+        let loc = Loc::Index(self.loc, self.len);
+        let next = match self.items {
+            Some(shape) => self.inner.next_element_seed(CheckedSeed {
+                seed,
+                shape,
+                loc: &loc,
+                refusal: self.refusal,
+                len: None,
+            })?,
+            None => self.inner.next_element_seed(seed)?,
+        };
+        if next.is_none() {
+            if let Some(len) = self.len_out {
+                len.set(self.len);
+            }
+            if let Err(e) = check_items(self.loc, self.len, self.min, None) {
+                return Err(refuse(self.refusal, e));
+            }
+            return Ok(None);
+        }
+        self.len += 1;
+        if let Some(max) = self.max
+            && self.len > max
+        {
+            // Counted to the end, so the refusal says how many there are.
+            while self.inner.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                self.len += 1;
+            }
+            if let Some(len) = self.len_out {
+                len.set(self.len);
+            }
+            let e = check_items(self.loc, self.len, None, Some(max)).err().unwrap_or_else(|| ApiError::internal("item count"));
+            return Err(refuse(self.refusal, e));
+        }
+        Ok(next)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+/// The entries of an object: keys against the known properties, values against their shapes,
+/// required properties and combined item counts at the end.
+struct CheckedMap<'l, A> {
+    inner: A,
+    required: &'static [&'static str],
+    properties: &'static [(&'static str, &'static Shape)],
+    closed: bool,
+    combined: Option<(&'static [&'static str], usize)>,
+    loc: &'l Loc<'l>,
+    refusal: &'l Refusal,
+    /// The property of the key just read, if it is one.
+    current: Option<usize>,
+    required_seen: u64,
+    combined_total: usize,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        // The key is read here, then handed to the type's own key deserializer as a string.
+        let Some(key) = self.inner.next_key_seed(KeySeed)? else {
+            let missing = self.required.iter().enumerate().find(|(index, _)| self.required_seen & (1 << index) == 0);
+            if let Some((_, name)) = missing {
+                return Err(refuse(self.refusal, ApiError::invalid_parameter(Loc::Field(self.loc, name), "is required")));
+            }
+            if let Some((names, max)) = self.combined
+                && self.combined_total > max
+            {
+                let problem = format!("{} together hold more than {max} items ({})", names.join(" + "), self.combined_total);
+                return Err(refuse(self.refusal, ApiError::invalid_parameter(self.loc, problem)));
+            }
+            return Ok(None);
+        };
+        let name = key.as_str();
+        if let Some(index) = self.required.iter().position(|required| *required == name) {
+            self.required_seen |= 1 << index;
+        }
+        self.current = self.properties.iter().position(|(property, _)| *property == name);
+        if self.current.is_none() && self.closed {
+            let e = ApiError::invalid_parameter(Loc::Field(self.loc, name), "is not a field of this object");
+            return Err(refuse(self.refusal, e));
+        }
+        let value = match key {
+            Key::Borrowed(key) => seed.deserialize(serde::de::value::BorrowedStrDeserializer::<A::Error>::new(key)),
+            Key::Owned(key) => seed.deserialize(serde::de::value::StringDeserializer::<A::Error>::new(key)),
+        };
+        value.map(Some)
+    }
+
+    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        let Some(index) = self.current.take() else {
+            return self.inner.next_value_seed(seed);
+        };
+        let (name, shape) = self.properties[index];
+        let loc = Loc::Field(self.loc, name);
+        let counted = self.combined.is_some_and(|(names, _)| names.contains(&name));
+        let len = std::cell::Cell::new(0);
+        let value = self.inner.next_value_seed(CheckedSeed {
+            seed,
+            shape,
+            loc: &loc,
+            refusal: self.refusal,
+            len: counted.then_some(&len),
+        })?;
+        self.combined_total += len.get();
+        Ok(value)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+/// An object key, borrowed from the body when it holds no escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(key) => key,
+            Key::Owned(key) => key,
+        }
+    }
+}
+
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key::Owned(key.to_string()))
+    }
 }
 
 /// Raw path parameters of a request, percent-decoded by axum.
@@ -513,13 +1071,13 @@ fn check_declared_length(headers: &HeaderMap, limit: usize) -> Check {
     }
 }
 
-/// Reads a JSON body (at most `limit` bytes), validates it with the generated `validate`, then
-/// turns it into the document's type.
+/// Reads a JSON body (at most `limit` bytes) and deserializes the document's type from it,
+/// checking it against `shape` on the way ([`parse_json`]).
 async fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-    validate: fn(&Loc<'_>, &serde_json::Value) -> Check,
+    shape: &'static Shape,
 ) -> Result<Option<T>, ApiError> {
     check_declared_length(headers, limit)?;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -544,12 +1102,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
             ));
         }
     }
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid_parameter("body", format!("malformed JSON: {e}")))?;
-    validate(&Loc::Root(""), &value)?;
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(|e| ApiError::invalid_parameter("body", e))
+    parse_json(&bytes, shape).map(Some)
 }
 
 fn missing_body(what: &str) -> ApiError {
