@@ -396,20 +396,25 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Store for SqliteStore {
-    fn list_apps(
+impl SqliteStore {
+    /// One page of `table` (apps or tasks) whose name contains `name`, ordered by name then id,
+    /// with the total matching count, read in one transaction so the two agree.
+    #[allow(clippy::too_many_arguments)] // a private helper; the arguments are the query's parts
+    fn list_page<T>(
         &self,
+        table: &str,
+        columns: &str,
+        from_row: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
         scope: &Scope,
         name: Option<&str>,
         offset: u64,
         limit: u64,
-    ) -> Result<(u64, Vec<App>), StoreError> {
+    ) -> Result<(u64, Vec<T>), StoreError> {
         let mut conn = self.lock()?;
-        // One read transaction, so the total and the page agree.
         let tx = conn.transaction()?;
-        let total = count(&tx, "apps", scope, name)?;
+        let total = count(&tx, table, scope, name)?;
         let mut stmt = tx.prepare(&format!(
-            "SELECT {APP_COLUMNS} FROM apps
+            "SELECT {columns} FROM {table}
              WHERE project_id = ?1 AND instance_id = ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
              ORDER BY name, id LIMIT ?4 OFFSET ?5"
         ))?;
@@ -420,11 +425,31 @@ impl Store for SqliteStore {
             sql_int(limit),
             sql_int(offset)
         ])?;
-        let mut apps = Vec::new();
+        let mut items = Vec::new();
         while let Some(row) = rows.next()? {
-            apps.push(app_from_row(row)?);
+            items.push(from_row(row)?);
         }
-        Ok((total, apps))
+        Ok((total, items))
+    }
+}
+
+impl Store for SqliteStore {
+    fn list_apps(
+        &self,
+        scope: &Scope,
+        name: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<App>), StoreError> {
+        self.list_page(
+            "apps",
+            APP_COLUMNS,
+            app_from_row,
+            scope,
+            name,
+            offset,
+            limit,
+        )
     }
 
     fn list_tasks(
@@ -434,26 +459,15 @@ impl Store for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Task>), StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let total = count(&tx, "tasks", scope, name)?;
-        let mut stmt = tx.prepare(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks
-             WHERE project_id = ?1 AND instance_id = ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
-             ORDER BY name, id LIMIT ?4 OFFSET ?5"
-        ))?;
-        let mut rows = stmt.query(params![
-            scope.project_id,
-            scope.instance_id,
+        self.list_page(
+            "tasks",
+            TASK_COLUMNS,
+            task_from_row,
+            scope,
             name,
-            sql_int(limit),
-            sql_int(offset)
-        ])?;
-        let mut tasks = Vec::new();
-        while let Some(row) = rows.next()? {
-            tasks.push(task_from_row(row)?);
-        }
-        Ok((total, tasks))
+            offset,
+            limit,
+        )
     }
 
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
