@@ -433,6 +433,37 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The rows of `table` with the given ids, in the order asked, each once; missing ids are
+    /// simply absent.
+    fn by_ids<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        from_row: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {columns} FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3"
+        ))?;
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            let mut rows = stmt.query(params![scope.project_id, scope.instance_id, id])?;
+            if let Some(row) = rows.next()? {
+                items.push(from_row(row)?);
+            }
+        }
+        Ok(items)
+    }
+}
+
 impl Store for SqliteStore {
     fn list_apps(
         &self,
@@ -471,43 +502,11 @@ impl Store for SqliteStore {
     }
 
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let mut stmt = tx.prepare(&format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3"
-        ))?;
-        let mut seen = HashSet::new();
-        let mut apps = Vec::new();
-        for id in ids {
-            if !seen.insert(id.as_str()) {
-                continue;
-            }
-            let mut rows = stmt.query(params![scope.project_id, scope.instance_id, id])?;
-            if let Some(row) = rows.next()? {
-                apps.push(app_from_row(row)?);
-            }
-        }
-        Ok(apps)
+        self.by_ids("apps", APP_COLUMNS, app_from_row, scope, ids)
     }
 
     fn tasks_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Task>, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let mut stmt = tx.prepare(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3"
-        ))?;
-        let mut seen = HashSet::new();
-        let mut tasks = Vec::new();
-        for id in ids {
-            if !seen.insert(id.as_str()) {
-                continue;
-            }
-            let mut rows = stmt.query(params![scope.project_id, scope.instance_id, id])?;
-            if let Some(row) = rows.next()? {
-                tasks.push(task_from_row(row)?);
-            }
-        }
-        Ok(tasks)
+        self.by_ids("tasks", TASK_COLUMNS, task_from_row, scope, ids)
     }
 
     fn create_job(&self, scope: &Scope, kind: JobKind) -> Result<Job, StoreError> {
