@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use roma_assets::cli::serve::DEFAULT_MAX_UPLOAD_BYTES;
+use roma_assets::cli::serve::default_max_upload_bytes;
 use roma_assets::service::auth::Tokens;
 use roma_assets::service::package::PackageLimits;
 use roma_assets::service::{Service, ServiceConfig};
@@ -44,7 +44,7 @@ fn server() -> Server {
         .await
         .expect("opening the service");
         service.seed_demo("demo", "demo").await.expect("seeding");
-        support::serve(service.router(DEFAULT_MAX_UPLOAD_BYTES)).await
+        support::serve(service.router(default_max_upload_bytes())).await
     });
     Server {
         base,

@@ -17,8 +17,11 @@ use crate::service::{Service, ServiceConfig};
 pub const DEMO_PROJECT: &str = "demo";
 /// The demo instance.
 pub const DEMO_INSTANCE: &str = "demo";
-/// Default upload limit of ImportAsset: the document's `x-max-body-bytes` (128 MiB).
-pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
+/// Default upload limit of ImportAsset: the document's `x-max-body-bytes`, as the generated
+/// router's default body limits carry it (not restated here).
+pub fn default_max_upload_bytes() -> usize {
+    crate::server::BodyLimits::default().import_asset
+}
 
 /// Options of `serve`.
 #[derive(Debug, Args)]
@@ -30,7 +33,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "./roma-data")]
     pub data_dir: PathBuf,
     /// Largest accepted ImportAsset request, in bytes (413 beyond).
-    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    #[arg(long, default_value_t = default_max_upload_bytes())]
     pub max_upload_bytes: usize,
     /// A token and the project it opens, as PROJECT=TOKEN. Repeatable. Without any (and without
     /// ROMA_ASSETS_TOKENS), a random token for project `demo` is generated and printed.
