@@ -499,6 +499,15 @@ async fn every_constraint_of_the_document_is_enforced_by_the_generated_layer() {
             "apps[0].id: must be a string",
         ),
         (serde_json::json!({"apps": "x"}), "apps: must be an array"),
+        // A derived struct would take `["a"]` for `{"id": "a"}`, and `Option` takes a null.
+        (
+            serde_json::json!({"apps": [["a"]]}),
+            "apps[0]: must be an object",
+        ),
+        (
+            serde_json::json!({"apps": [{"id": null}]}),
+            "apps[0].id: must be a string",
+        ),
         (serde_json::json!([1]), "body: must be an object"),
     ];
     for (body, details) in cases {

@@ -616,7 +616,84 @@ fn shape(
         }
     };
     let nullable = schema.schema_data.nullable;
-    Ok(quote!(Shape { kind: #kind, nullable: #nullable }))
+    let typed = enforced_by_type(spec, schema, 0)?;
+    Ok(quote!(Shape { kind: #kind, nullable: #nullable, typed: #typed }))
+}
+
+/// How far the Rust type made of `schema` (by typify, for the client and the server alike)
+/// enforces by its own serde deserializer everything the runtime's `Shape` checks of it, apart
+/// from refusing `null` for an optional property; the generated `parse_json` relies on it on its
+/// quick pass. Deliberately narrow:
+/// - `Whole`: strings, numbers and booleans without constraints, untyped values, and arrays of
+///   such values without item counts;
+/// - `AsMap`: an open object whose properties are all `Whole`, provided it is read as a JSON map
+///   (a derived struct also accepts a JSON array of its fields in order, the document does not);
+/// - `No`: anything else, and anything nullable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Enforced {
+    No,
+    Whole,
+    AsMap,
+}
+
+impl quote::ToTokens for Enforced {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(match self {
+            Enforced::No => quote!(Typed::No),
+            Enforced::Whole => quote!(Typed::Whole),
+            Enforced::AsMap => quote!(Typed::AsMap),
+        });
+    }
+}
+
+fn enforced_by_type(spec: &OpenAPI, schema: &Schema, depth: usize) -> Result<Enforced, Error> {
+    let whole = |yes: bool| if yes { Enforced::Whole } else { Enforced::No };
+    if schema.schema_data.nullable || depth > 16 {
+        return Ok(Enforced::No);
+    }
+    let child = |child: &ReferenceOr<Box<Schema>>| -> Result<Enforced, Error> {
+        enforced_by_type(spec, spec::resolve_boxed(spec, child)?, depth + 1)
+    };
+    Ok(match &schema.schema_kind {
+        SchemaKind::Type(Type::String(s)) => whole(
+            s.min_length.is_none_or(|m| m == 0)
+                && s.max_length.is_none()
+                && s.pattern.is_none()
+                && s.enumeration.is_empty(),
+        ),
+        SchemaKind::Type(Type::Number(n)) => whole(n.minimum.is_none() && n.maximum.is_none()),
+        SchemaKind::Type(Type::Integer(i)) => whole(i.minimum.is_none() && i.maximum.is_none()),
+        SchemaKind::Type(Type::Boolean(_)) => Enforced::Whole,
+        SchemaKind::Type(Type::Array(a)) => {
+            let items = match &a.items {
+                Some(items) => child(items)?,
+                None => Enforced::Whole,
+            };
+            whole(a.min_items.is_none() && a.max_items.is_none() && items == Enforced::Whole)
+        }
+        SchemaKind::Type(Type::Object(o)) => {
+            let open = matches!(
+                o.additional_properties,
+                None | Some(openapiv3::AdditionalProperties::Any(true))
+            );
+            let mut all_whole = open
+                && !o.properties.is_empty()
+                && o.required.iter().all(|r| o.properties.contains_key(r))
+                && ext(&schema.schema_data.extensions, "x-max-combined-items").is_none();
+            for property in o.properties.values() {
+                all_whole = all_whole && child(property)? == Enforced::Whole;
+            }
+            if all_whole {
+                Enforced::AsMap
+            } else {
+                Enforced::No
+            }
+        }
+        SchemaKind::Any(any) => {
+            whole(any.typ.is_none() && any.properties.is_empty() && any.items.is_none())
+        }
+        _ => Enforced::No,
+    })
 }
 
 fn kind_name(kind: &SchemaKind) -> &'static str {

@@ -407,6 +407,21 @@ struct Shape {
     kind: ShapeKind,
     /// `nullable: true`: `null` is accepted too.
     nullable: bool,
+    /// What the Rust type's own deserializer enforces of this schema (see [`parse_json`]).
+    typed: Typed,
+}
+
+/// How far the Rust type of a schema enforces by itself what the schema says, apart from
+/// refusing `null` for an optional property (decided by the generator, conservatively).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Typed {
+    /// Not (or not known to): every value is checked.
+    No,
+    /// All of it, this value and those below it.
+    Whole,
+    /// All of it, provided the value is read as a JSON object: a derived struct would also take
+    /// an array of its fields in order.
+    AsMap,
 }
 
 enum ShapeKind {
@@ -451,14 +466,35 @@ struct Pattern {
 /// on the way: one pass over the bytes, nothing built but `T`. A refusal names the first value
 /// at fault in the body's order (an object's missing required fields and item counts of
 /// `x-max-combined-items` are known at its end, an array's item count at its end).
+///
+/// Subtrees whose schema says nothing that `T`'s own deserializer does not enforce
+/// ([`Shape::typed`]) are first deserialized without the checks. The one thing the type cannot
+/// tell apart is an explicit `null` for an optional, non-nullable property (serde reads it as
+/// absent), so that quick pass is only tried on a body without the bytes `null` anywhere. If it
+/// fails for any reason, the body is read again with every value checked, so a refusal's message
+/// is the same either way.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shape) -> Result<T, ApiError> {
-    let refusal = Refusal::default();
+    if memchr::memmem::find(bytes, b"null").is_none()
+        && let Ok(value) = parse_json_pass(bytes, shape, true)
+    {
+        return Ok(value);
+    }
+    parse_json_pass(bytes, shape, false)
+}
+
+/// One pass of [`parse_json`]; `quick`: skip the checks of typed subtrees.
+fn parse_json_pass<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shape, quick: bool) -> Result<T, ApiError> {
+    let pass = Pass { refused: Default::default(), quick };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let root = Loc::Root("");
-    let checked = Checked { inner: &mut de, shape, loc: &root, refusal: &refusal, len: None };
-    let parsed = T::deserialize(checked).and_then(|value| de.end().map(|()| value));
+    let parsed = if pass.skips(shape) {
+        T::deserialize(&mut de)
+    } else {
+        T::deserialize(Checked { inner: &mut de, shape, loc: &root, pass: &pass, len: None })
+    };
+    let parsed = parsed.and_then(|value| de.end().map(|()| value));
     // A refusal wins even if the type's own deserializer went on and succeeded.
-    if let Some(refused) = refusal.into_inner() {
+    if let Some(refused) = pass.refused.into_inner() {
         return Err(refused);
     }
     parsed.map_err(|e| {
@@ -470,12 +506,29 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shap
     })
 }
 
-/// Where a refusal found while deserializing waits: serde's error type cannot carry it.
-type Refusal = std::cell::RefCell<Option<ApiError>>;
+/// The state of one pass of [`parse_json`].
+struct Pass {
+    /// Where a refusal found while deserializing waits: serde's error type cannot carry it.
+    refused: std::cell::RefCell<Option<ApiError>>,
+    /// Typed subtrees ([`Shape::typed`]) are deserialized without the checks.
+    quick: bool,
+}
+
+impl Pass {
+    /// Whether a value of `shape` is deserialized without the checks in this pass.
+    fn skips(&self, shape: &Shape) -> bool {
+        self.quick && shape.typed == Typed::Whole
+    }
+
+    /// Whether a value of `shape` is read as a JSON object, unchecked, in this pass.
+    fn reads_as_map(&self, shape: &Shape) -> bool {
+        self.quick && shape.typed == Typed::AsMap
+    }
+}
 
 /// Keeps the first refusal and returns the error that makes serde stop.
-fn refuse<E: serde::de::Error>(refusal: &Refusal, error: ApiError) -> E {
-    let mut slot = refusal.borrow_mut();
+fn refuse<E: serde::de::Error>(pass: &Pass, error: ApiError) -> E {
+    let mut slot = pass.refused.borrow_mut();
     if slot.is_none() {
         *slot = Some(error);
     }
@@ -490,14 +543,14 @@ struct Checked<'l, D> {
     inner: D,
     shape: &'static Shape,
     loc: &'l Loc<'l>,
-    refusal: &'l Refusal,
+    pass: &'l Pass,
     /// Where an array's final item count goes (for `x-max-combined-items`).
     len: Option<&'l std::cell::Cell<usize>>,
 }
 
 impl<'l, D> Checked<'l, D> {
     fn visitor<V>(&self, inner: V, as_enum: bool) -> CheckedVisitor<'l, V> {
-        CheckedVisitor { inner, shape: self.shape, loc: self.loc, refusal: self.refusal, len: self.len, as_enum }
+        CheckedVisitor { inner, shape: self.shape, loc: self.loc, pass: self.pass, len: self.len, as_enum }
     }
 
 }
@@ -509,6 +562,9 @@ macro_rules! checked_by_type {
             fn $method<V: serde::de::Visitor<$de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, $d::Error> {
                 if let ShapeKind::Any = self.shape.kind {
                     return self.inner.$method($($arg,)* visitor);
+                }
+                if self.pass.reads_as_map(self.shape) {
+                    return self.inner.deserialize_map(visitor);
                 }
                 let visitor = self.visitor(visitor, false);
                 self.inner.deserialize_any(visitor)
@@ -599,7 +655,7 @@ struct CheckedVisitor<'l, V> {
     inner: V,
     shape: &'static Shape,
     loc: &'l Loc<'l>,
-    refusal: &'l Refusal,
+    pass: &'l Pass,
     len: Option<&'l std::cell::Cell<usize>>,
     /// Hand a string on as an enum's unit variant (see `deserialize_enum`).
     as_enum: bool,
@@ -607,7 +663,7 @@ struct CheckedVisitor<'l, V> {
 
 impl<'l, V> CheckedVisitor<'l, V> {
     fn check<E: serde::de::Error>(&self, check: Check) -> Result<(), E> {
-        check.map_err(|e| refuse(self.refusal, e))
+        check.map_err(|e| refuse(self.pass, e))
     }
 
     /// The refusal of a value of another JSON type than the shape's.
@@ -655,7 +711,7 @@ impl<'l, V> CheckedVisitor<'l, V> {
     }
 
     fn deeper<D2>(&self, inner: D2) -> Checked<'l, D2> {
-        Checked { inner, shape: self.shape, loc: self.loc, refusal: self.refusal, len: self.len }
+        Checked { inner, shape: self.shape, loc: self.loc, pass: self.pass, len: self.len }
     }
 }
 
@@ -767,7 +823,7 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
             max: *max,
             items: *items,
             loc: self.loc,
-            refusal: self.refusal,
+            pass: self.pass,
             len_out: self.len,
             len: 0,
         };
@@ -786,7 +842,7 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
             closed: *closed,
             combined: *combined,
             loc: self.loc,
-            refusal: self.refusal,
+            pass: self.pass,
             current: None,
             required_seen: 0,
             combined_total: 0,
@@ -804,7 +860,7 @@ struct CheckedSeed<'l, S> {
     seed: S,
     shape: &'static Shape,
     loc: &'l Loc<'l>,
-    refusal: &'l Refusal,
+    pass: &'l Pass,
     len: Option<&'l std::cell::Cell<usize>>,
 }
 
@@ -816,7 +872,7 @@ impl<'de, S: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de> fo
             inner: deserializer,
             shape: self.shape,
             loc: self.loc,
-            refusal: self.refusal,
+            pass: self.pass,
             len: self.len,
         })
     }
@@ -829,7 +885,7 @@ struct CheckedSeq<'l, A> {
     max: Option<usize>,
     items: Option<&'static Shape>,
     loc: &'l Loc<'l>,
-    refusal: &'l Refusal,
+    pass: &'l Pass,
     len_out: Option<&'l std::cell::Cell<usize>>,
     len: usize,
 }
@@ -840,21 +896,21 @@ impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for CheckedSeq
     fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
         let loc = Loc::Index(self.loc, self.len);
         let next = match self.items {
-            Some(shape) => self.inner.next_element_seed(CheckedSeed {
+            Some(shape) if !self.pass.skips(shape) => self.inner.next_element_seed(CheckedSeed {
                 seed,
                 shape,
                 loc: &loc,
-                refusal: self.refusal,
+                pass: self.pass,
                 len: None,
             })?,
-            None => self.inner.next_element_seed(seed)?,
+            _ => self.inner.next_element_seed(seed)?,
         };
         if next.is_none() {
             if let Some(len) = self.len_out {
                 len.set(self.len);
             }
             if let Err(e) = check_items(self.loc, self.len, self.min, None) {
-                return Err(refuse(self.refusal, e));
+                return Err(refuse(self.pass, e));
             }
             return Ok(None);
         }
@@ -870,7 +926,7 @@ impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for CheckedSeq
                 len.set(self.len);
             }
             let e = check_items(self.loc, self.len, None, Some(max)).err().unwrap_or_else(|| ApiError::internal("item count"));
-            return Err(refuse(self.refusal, e));
+            return Err(refuse(self.pass, e));
         }
         Ok(next)
     }
@@ -889,7 +945,7 @@ struct CheckedMap<'l, A> {
     closed: bool,
     combined: Option<(&'static [&'static str], usize)>,
     loc: &'l Loc<'l>,
-    refusal: &'l Refusal,
+    pass: &'l Pass,
     /// The property of the key just read, if it is one.
     current: Option<usize>,
     required_seen: u64,
@@ -904,13 +960,13 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap
         let Some(key) = self.inner.next_key_seed(KeySeed)? else {
             let missing = self.required.iter().enumerate().find(|(index, _)| self.required_seen & (1 << index) == 0);
             if let Some((_, name)) = missing {
-                return Err(refuse(self.refusal, ApiError::invalid_parameter(Loc::Field(self.loc, name), "is required")));
+                return Err(refuse(self.pass, ApiError::invalid_parameter(Loc::Field(self.loc, name), "is required")));
             }
             if let Some((names, max)) = self.combined
                 && self.combined_total > max
             {
                 let problem = format!("{} together hold more than {max} items ({})", names.join(" + "), self.combined_total);
-                return Err(refuse(self.refusal, ApiError::invalid_parameter(self.loc, problem)));
+                return Err(refuse(self.pass, ApiError::invalid_parameter(self.loc, problem)));
             }
             return Ok(None);
         };
@@ -921,7 +977,7 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap
         self.current = self.properties.iter().position(|(property, _)| *property == name);
         if self.current.is_none() && self.closed {
             let e = ApiError::invalid_parameter(Loc::Field(self.loc, name), "is not a field of this object");
-            return Err(refuse(self.refusal, e));
+            return Err(refuse(self.pass, e));
         }
         let value = match key {
             Key::Borrowed(key) => seed.deserialize(serde::de::value::BorrowedStrDeserializer::<A::Error>::new(key)),
@@ -937,12 +993,15 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap
         let (name, shape) = self.properties[index];
         let loc = Loc::Field(self.loc, name);
         let counted = self.combined.is_some_and(|(names, _)| names.contains(&name));
+        if !counted && self.pass.skips(shape) {
+            return self.inner.next_value_seed(seed);
+        }
         let len = std::cell::Cell::new(0);
         let value = self.inner.next_value_seed(CheckedSeed {
             seed,
             shape,
             loc: &loc,
-            refusal: self.refusal,
+            pass: self.pass,
             len: counted.then_some(&len),
         })?;
         self.combined_total += len.get();
