@@ -12,6 +12,7 @@ pub mod list;
 pub mod output;
 pub mod package;
 pub mod serve;
+mod trim;
 
 use std::process::ExitCode;
 

@@ -132,6 +132,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    super::trim::spawn();
     axum::serve(listener, service.router(args.max_upload_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await
