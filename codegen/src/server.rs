@@ -50,6 +50,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
     let error_body_tokens = error_body.tokens(spec)?;
     let codes_tokens = codes.tokens()?;
+    let limits_tokens = limits_module(spec)?;
     let shape_statics = shapes.finish(spec)?;
 
     let items = operations.iter().map(|o| &o.items);
@@ -65,6 +66,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
         #error_body_tokens
         #codes_tokens
+        #limits_tokens
 
         /// The API as one trait: implement it and hand it to [`router`]. Each method receives its
         /// inputs already checked against the document and answers with its operation's reply
@@ -371,6 +373,93 @@ impl ErrorCodes {
             const REJECT: Rejections = Rejections { #(#reject_fields)* };
         })
     }
+}
+
+/// `pub mod limits`: the document's bounds as constants, for hand-written code that must agree
+/// with what the generated layer enforces (a store refusing what the router would, a command
+/// line checking a token before it is sent) instead of restating the numbers, in document order:
+/// - string and array bounds of a component schema and of its inline properties
+///   (`<SCHEMA>_MAX_LENGTH`, `<SCHEMA>_<PROPERTY>_MAX_ITEMS`...; a `minLength`/`minItems` of 0
+///   says nothing and gets none);
+/// - `x-max-combined-items` (`<SCHEMA>_MAX_COMBINED_ITEMS`);
+/// - an API-key security scheme's `x-min-length`/`x-max-length` (`<SCHEME>_MIN_LENGTH`...).
+fn limits_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
+    let mut consts = Vec::new();
+    let mut push = |name: String, value: usize, doc: String| {
+        let ident = format_ident!("{}", name.to_shouty_snake_case());
+        consts.push(quote! {
+            #[doc = #doc]
+            pub const #ident: usize = #value;
+        });
+    };
+    let Some(components) = spec.components.as_ref() else {
+        return Ok(quote!());
+    };
+    for (name, scheme) in &components.security_schemes {
+        if let ReferenceOr::Item(SecurityScheme::APIKey { extensions, .. }) = scheme {
+            for (key, bound) in [
+                ("x-min-length", "MIN_LENGTH"),
+                ("x-max-length", "MAX_LENGTH"),
+            ] {
+                if let Some(value) = extensions.get(key).and_then(Value::as_u64) {
+                    let doc = format!("Security scheme `{name}`: `{key}` of its key.");
+                    push(format!("{name}_{bound}"), value as usize, doc);
+                }
+            }
+        }
+    }
+    for (name, schema) in &components.schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let mut bounds = |what: String, schema: &Schema| {
+            let found = match &schema.schema_kind {
+                SchemaKind::Type(Type::String(s)) => [
+                    (s.min_length.filter(|m| *m > 0), "minLength", "MIN_LENGTH"),
+                    (s.max_length, "maxLength", "MAX_LENGTH"),
+                ],
+                SchemaKind::Type(Type::Array(a)) => [
+                    (a.min_items.filter(|m| *m > 0), "minItems", "MIN_ITEMS"),
+                    (a.max_items, "maxItems", "MAX_ITEMS"),
+                ],
+                _ => return,
+            };
+            for (value, key, bound) in found {
+                if let Some(value) = value {
+                    let doc = format!("`{what}`: `{key}`.");
+                    push(format!("{what}_{bound}"), value, doc);
+                }
+            }
+        };
+        bounds(name.clone(), schema);
+        // Inline properties of an object schema (a referenced one has its own constants).
+        if let SchemaKind::Type(Type::Object(o)) = &schema.schema_kind {
+            for (property, child) in &o.properties {
+                if let ReferenceOr::Item(child) = child {
+                    bounds(format!("{name}.{property}"), child);
+                }
+            }
+        }
+        if let Some(rule) = ext(&schema.schema_data.extensions, "x-max-combined-items") {
+            let max = rule.get("max").and_then(Value::as_u64).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{name}: x-max-combined-items needs `properties` and `max`"
+                ))
+            })?;
+            let doc = format!(
+                "Schema `{name}`: `x-max-combined-items`, items of the named arrays together."
+            );
+            push(format!("{name}_MAX_COMBINED_ITEMS"), max as usize, doc);
+        }
+    }
+    Ok(quote! {
+        /// The document's bounds as constants (string and array bounds of component schemas and
+        /// their inline properties, `x-max-combined-items`, API-key schemes), for code that must
+        /// agree with what this layer enforces.
+        pub mod limits {
+            #(#consts)*
+        }
+    })
 }
 
 /// The shapes (schemas as data, see the runtime's `Shape`) of the component schemas a body

@@ -21,7 +21,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest silence while waiting for or reading an answer, by default.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The document's limit on the token's length (the `token` scheme's `x-max-length`).
-pub const MAX_TOKEN_CHARS: usize = 100_000;
+pub const MAX_TOKEN_CHARS: usize = crate::server::limits::TOKEN_MAX_LENGTH;
 
 /// Builds a generated [`Client`] for an endpoint and a token.
 ///

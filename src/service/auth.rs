@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::server::{ApiError, Credential, codes};
+use crate::server::{ApiError, Credential, codes, limits};
 
 /// The configured tokens: (project id, token) pairs.
 #[derive(Clone, Default)]
@@ -28,9 +28,10 @@ pub enum TokenSpecError {
     /// Not of the form `PROJECT=TOKEN`.
     #[error("`{0}` is not PROJECT=TOKEN")]
     Malformed(String),
-    /// The project id breaks the document's 0..64 limit, or the token its 1..100000 limit.
+    /// The project id is empty or breaks the document's length limit, or the token its
+    /// security scheme's limits.
     #[error("project `{0}`: {1}")]
-    OutOfBounds(String, &'static str),
+    OutOfBounds(String, String),
 }
 
 impl Tokens {
@@ -46,19 +47,24 @@ impl Tokens {
             .split_once('=')
             .ok_or_else(|| TokenSpecError::Malformed(redact(spec)))?;
         let (project, token) = (project.trim(), token.trim());
-        if project.is_empty() || project.chars().count() > 64 {
+        // The bounds are the document's (generated constants); a token's project must exist,
+        // so an empty one is refused although the path parameter may be empty.
+        const PROJECT_MAX: usize = limits::PROJECT_ID_MAX_LENGTH;
+        const TOKEN_MIN: usize = limits::TOKEN_MIN_LENGTH;
+        const TOKEN_MAX: usize = limits::TOKEN_MAX_LENGTH;
+        if project.is_empty() || project.chars().count() > PROJECT_MAX {
             return Err(TokenSpecError::OutOfBounds(
-                project.chars().take(64).collect(),
-                "a project id is 1..64 characters",
+                project.chars().take(PROJECT_MAX).collect(),
+                format!("a project id is 1..{PROJECT_MAX} characters"),
             ));
         }
-        if token.is_empty()
-            || token.chars().count() > 100_000
+        let token_len = token.chars().count();
+        if !(TOKEN_MIN.max(1)..=TOKEN_MAX).contains(&token_len)
             || !token.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(TokenSpecError::OutOfBounds(
                 project.to_string(),
-                "a token is 1..100000 visible ASCII characters",
+                format!("a token is {TOKEN_MIN}..{TOKEN_MAX} visible ASCII characters"),
             ));
         }
         self.insert(project, token);

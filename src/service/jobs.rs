@@ -18,8 +18,9 @@ use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageT
 use super::store::{ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
 use crate::server::codes;
 
-/// At most this many applications and tasks in one job (the seed pages' limit).
-pub const MAX_ASSETS: usize = 100;
+/// At most this many applications and tasks in one job: the document's `x-max-combined-items`
+/// of an export request (the seed pages' 100), applied to imports too.
+pub const MAX_ASSETS: usize = crate::server::limits::ASSET_EXPORT_REQUEST_MAX_COMBINED_ITEMS;
 
 /// Runs jobs and knows which are still running, for a graceful shutdown.
 #[derive(Clone)]

@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::server::limits;
+
 /// Where assets live: an instance inside a project. Instances are implicit, as in a local
 /// emulator: one not seen before is empty and is created on its first write.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -146,9 +148,16 @@ pub struct Reason {
 }
 
 /// At most this many reasons are kept for a job (the document's `maxItems`).
-pub const MAX_REASONS: usize = 10;
-/// Each reason string holds at most this many characters (the document's `maxLength`).
-pub const MAX_REASON_CHARS: usize = 64;
+pub const MAX_REASONS: usize = limits::CHECK_ASSET_JOB_STATUS_RESPONSE_REASONS_MAX_ITEMS;
+/// Each reason string holds at most this many characters: the least of the document's
+/// `maxLength`s for them.
+pub const MAX_REASON_CHARS: usize = {
+    let name = limits::ASSET_JOB_REASON_RESOURCE_NAME_MAX_LENGTH;
+    let code = limits::ASSET_JOB_REASON_ERROR_CODE_MAX_LENGTH;
+    let msg = limits::ASSET_JOB_REASON_ERROR_MSG_MAX_LENGTH;
+    let least = if name < code { name } else { code };
+    if least < msg { least } else { msg }
+};
 
 impl Reason {
     /// A reason with every string cut to [`MAX_REASON_CHARS`] characters and never empty.

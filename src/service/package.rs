@@ -138,14 +138,15 @@ pub struct PackageLimits {
 }
 
 impl Default for PackageLimits {
-    /// 512 entries, 16 MiB per entry, 256 MiB in total, ratio 200, 100 assets.
+    /// 512 entries, 16 MiB per entry, 256 MiB in total, ratio 200, and the document's asset
+    /// limit ([`super::jobs::MAX_ASSETS`], 100).
     fn default() -> Self {
         PackageLimits {
             max_entries: 512,
             max_entry_bytes: 16 * 1024 * 1024,
             max_total_bytes: 256 * 1024 * 1024,
             max_ratio: 200,
-            max_assets: 100,
+            max_assets: super::jobs::MAX_ASSETS,
         }
     }
 }
