@@ -177,6 +177,34 @@ async fn start(config: server::RouterConfig) -> (String, TestApi) {
     (base, api)
 }
 
+/// Writes `request` on a new connection, stops writing, and reads the answer to the end (the
+/// request asks for `Connection: close`): its status and JSON body.
+async fn raw_exchange(base: &str, request: &[u8]) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.strip_prefix("http://").expect("an http base URL");
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connecting");
+    tcp.write_all(request).await.expect("sending");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tcp.read_to_end(&mut answer),
+    )
+    .await
+    .expect("an answer within 20 s")
+    .expect("reading the answer");
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
+    (status, body)
+}
+
 fn client(base: &str) -> Client {
     Client::new_with_client(base, http_client(Some(("x-auth-token", TOKEN))))
 }
@@ -660,7 +688,9 @@ async fn the_import_body_limit_is_configurable_and_answered_with_413() {
     config.body_limits.import_asset = 1024 * 1024;
     let (base, api) = start(config).await;
 
-    // Declared too large: refused before reading.
+    // Declared too large: answered before a byte of the body is sent. The generated client may
+    // see its connection closed while it still sends; a raw connection that sends the head only
+    // shows the answer itself.
     let big = UploadFile::from_stream(
         "big.zip",
         futures_util::stream::iter(
@@ -677,28 +707,45 @@ async fn the_import_body_limit_is_configurable_and_answered_with_413() {
             assert_eq!(answer.status(), 413);
             assert_eq!(answer.into_inner().error_code.as_str(), "ROMA.10022");
         }
-        // The server may answer and close before the client finished sending.
         Error::CommunicationError(_) => {}
         other => panic!("unexpected {other:?}"),
     }
-    // Unknown length (chunked): refused while streaming, by the generated stream.
-    let chunked = reqwest::Body::wrap_stream(futures_util::stream::iter(
-        (0..4).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 512 * 1024]))),
-    ));
-    let form = reqwest::multipart::Form::new().part(
-        "ImportAssetRequestBody",
-        reqwest::multipart::Part::stream(chunked).file_name("big.zip"),
+    let head = |framing: &str| {
+        format!(
+            "POST /v2/p/instances/i/assets/import HTTP/1.1\r\nHost: test\r\n\
+             X-Auth-Token: {TOKEN}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+             {framing}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let (status, body) = raw_exchange(&base, &head("Content-Length: 2097152")).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error_code"], "ROMA.10022");
+    assert_eq!(
+        body["error_details"],
+        "the request body is larger than 1048576 bytes"
     );
-    let http = http_client(Some(("x-auth-token", TOKEN)));
-    let response = http
-        .post(format!("{base}/v2/p/instances/i/assets/import"))
-        .multipart(form)
-        .send()
-        .await;
-    if let Ok(response) = response {
-        assert_eq!(response.status(), 413);
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error_code"], "ROMA.10022");
+
+    // Unknown length (chunked): refused by the generated stream once one byte too many came.
+    // Exactly that many are sent, so the server has read everything when it answers.
+    let mut request = head("Transfer-Encoding: chunked");
+    let preamble = "--b\r\nContent-Disposition: form-data; name=\"ImportAssetRequestBody\"; \
+                    filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n";
+    let mut left = 1024 * 1024 + 1;
+    let chunk = |data: &[u8], request: &mut Vec<u8>| {
+        request.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        request.extend_from_slice(data);
+        request.extend_from_slice(b"\r\n");
+    };
+    chunk(preamble.as_bytes(), &mut request);
+    left -= preamble.len();
+    while left > 0 {
+        let n = left.min(64 * 1024);
+        chunk(&vec![1u8; n], &mut request);
+        left -= n;
     }
+    let (status, body) = raw_exchange(&base, &request).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error_code"], "ROMA.10022");
     assert!(api.seen.lock().unwrap().import.is_none());
 }
