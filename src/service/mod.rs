@@ -195,7 +195,8 @@ impl Service {
             )
             .with_details("only one asset job per project runs at a time; wait for it to end")),
             Err(e) => {
-                tracing::error!(error = %e, "creating a job failed");
+                let request_id = crate::server::current_request_id().unwrap_or_default();
+                tracing::error!(%request_id, error = %e, "creating a job failed");
                 Err(ApiError::new(
                     codes::ROMA_10010,
                     "the job could not be created",
@@ -549,7 +550,8 @@ impl Service {
             .map_err(|e| ApiError::internal(format!("opening {}: {e}", path.display())))?;
         // Served once: the name goes now, the open file stays readable until the stream ends.
         if let Err(e) = tokio::fs::remove_file(&path).await {
-            tracing::warn!(path = %path.display(), error = %e, "could not remove a downloaded archive");
+            let request_id = crate::server::current_request_id().unwrap_or_default();
+            tracing::warn!(%request_id, path = %path.display(), error = %e, "could not remove a downloaded archive");
         }
         Ok(DownloadAssetArchiveReply::Ok(Body::from_stream(
             tokio_util::io::ReaderStream::new(file),

@@ -59,14 +59,21 @@ struct Rejections {
     method_not_allowed: ErrorCode,
 }
 
+/// The request being served, for the log lines written while serving it.
+struct RequestInfo {
+    id: String,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: RequestInfo;
 }
 
 /// The id of the request being served (the `X-Request-Id` response header), or `None` outside
 /// a request (e.g. in a background job).
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST.try_with(|request| request.id.clone()).ok()
 }
 
 /// An error answer: one of the document's codes, a message for the client, optional details,
@@ -151,12 +158,16 @@ fn clamp_chars(text: &str, max: usize) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id().unwrap_or_else(new_request_id);
+        // Named in each line: at INFO there is no span per request (see `request_id_layer`).
+        let (method, path) = REQUEST
+            .try_with(|request| (request.method.to_string(), request.uri.path().to_string()))
+            .unwrap_or_default();
         if let Some(cause) = &self.internal {
-            tracing::error!(code = self.code.code, %cause, "internal error");
+            tracing::error!(%request_id, %method, %path, code = self.code.code, %cause, "internal error");
         } else if self.code.status >= 500 {
-            tracing::error!(code = self.code.code, message = %self.message, "server error");
+            tracing::error!(%request_id, %method, %path, code = self.code.code, message = %self.message, "server error");
         } else {
-            tracing::info!(code = self.code.code, status = self.code.status, message = %self.message, "request refused");
+            tracing::info!(%request_id, %method, %path, code = self.code.code, status = self.code.status, message = %self.message, "request refused");
         }
         let mut body = serde_json::Map::new();
         let mut put = |field: &BodyField, text: &str| {
@@ -221,19 +232,28 @@ fn new_request_id() -> String {
 }
 
 /// The outermost layer of the generated router: gives every request an id, sends it back in the
-/// request-id header of every response (errors carry the same value in their body), and runs the
-/// request inside a tracing span carrying the id.
+/// request-id header of every response (errors carry the same value in their body), and keeps
+/// it (with the method and path) for the log lines written while serving the request.
+///
+/// The tracing span per request is at DEBUG: a span's fields are formatted when it is created,
+/// whether anything is logged in it or not, which cost 5% of the CPU of a status poll
+/// (BENCHMARKS.md, part 3). At INFO, the lines this layer writes name the request themselves.
 async fn request_id_layer(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
     let request_id = new_request_id();
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "request",
         request_id = %request_id,
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), next.run(request))
+    let info = RequestInfo {
+        id: request_id.clone(),
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+    };
+    let mut response = REQUEST
+        .scope(info, next.run(request))
         .instrument(span.clone())
         .await;
     span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "response"));
