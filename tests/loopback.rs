@@ -497,6 +497,60 @@ async fn requests_without_a_valid_token_are_refused_before_the_handler() {
     assert!(api.seen.lock().unwrap().export.is_none());
 }
 
+async fn record_header_names(
+    axum::extract::State(seen): axum::extract::State<Arc<Mutex<Vec<String>>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let names = request
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_string());
+    seen.lock().unwrap().extend(names);
+    next.run(request).await
+}
+
+/// progenitor sends an `api-version` header with every request; the generator takes it out of
+/// progenitor's methods and never writes it into its own (multipart) ones.
+#[tokio::test]
+async fn the_generated_client_sends_only_headers_http_and_the_document_ask_for() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let router = server::router(TestApi::default()).layer(axum::middleware::from_fn_with_state(
+        seen.clone(),
+        record_header_names,
+    ));
+    let base = serve(router).await;
+    let client = client(&base);
+    client
+        .check_asset_job_status(&id("p"), &id("i"), &id("job-export-1"))
+        .await
+        .expect("status");
+    let file = UploadFile::from_stream(
+        "assets.zip",
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"zip"))]),
+        Some(3),
+    );
+    client
+        .import_asset(&id("p"), &id("i"), None, None, file)
+        .await
+        .expect("import");
+    let mut names = seen.lock().unwrap().clone();
+    names.sort();
+    names.dedup();
+    let expected = [
+        "accept",
+        "content-length",
+        "content-type",
+        "host",
+        "x-auth-token",
+    ];
+    assert!(
+        names.iter().all(|name| expected.contains(&name.as_str())),
+        "headers sent: {names:?}"
+    );
+    assert!(names.contains(&"x-auth-token".to_string()), "{names:?}");
+}
+
 #[tokio::test]
 async fn every_constraint_of_the_document_is_enforced_by_the_generated_layer() {
     let (base, api) = start(Default::default()).await;

@@ -3,7 +3,8 @@
 //!
 //! Must not diverge from progenitor's shape: the multipart methods take their parameters the way
 //! progenitor's positional methods do (same order, same types, same names), return the same
-//! `ResponseValue<T>` / `Error<E>` types, send the same headers and run the same client hooks, so
+//! `ResponseValue<T>` / `Error<E>` types, send the same headers (progenitor's `api-version`
+//! header is taken out of its methods, see [`without_api_version`]) and run the same client hooks, so
 //! a caller cannot tell which generator wrote a method. Parameter and response types are the ones
 //! progenitor generated for the document's components; an inline schema progenitor never saw (it
 //! only sees the document without the multipart operations) is refused unless it maps to a plain
@@ -57,7 +58,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         .collect();
     let progenitor_spec = without_operations(spec, &multipart_ids);
     let mut generator = progenitor_impl::Generator::new(&settings());
-    let mut tokens = generator.generate_tokens(&progenitor_spec)?;
+    let mut tokens = without_api_version(generator.generate_tokens(&progenitor_spec)?)?;
     if multipart.is_empty() {
         return Ok(tokens);
     }
@@ -77,6 +78,54 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         #(#support)*
     });
     Ok(tokens)
+}
+
+/// progenitor's methods without the `api-version` header it sends with every request (the
+/// document's `info.version`): the document declares no such header, and the real service has
+/// no use for it. Each method builds `let mut header_map = HeaderMap::with_capacity(n);` and
+/// appends `api-version` first, then the document's header parameters; the append goes, and the
+/// `mut` is allowed to be unused when nothing else is appended.
+fn without_api_version(tokens: TokenStream) -> Result<TokenStream, Error> {
+    use quote::ToTokens;
+    let mut file: syn::File = syn::parse2(tokens)?;
+    let mut removed = 0;
+    for item in &mut file.items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        for member in &mut block.items {
+            let syn::ImplItem::Fn(method) = member else {
+                continue;
+            };
+            let before = method.block.stmts.len();
+            method.block.stmts.retain(|stmt| {
+                let text = stmt.to_token_stream().to_string();
+                !(text.starts_with("header_map . append") && text.contains("\"api-version\""))
+            });
+            if method.block.stmts.len() == before {
+                continue;
+            }
+            removed += 1;
+            for stmt in &mut method.block.stmts {
+                if let syn::Stmt::Local(local) = stmt
+                    && local.pat.to_token_stream().to_string() == "mut header_map"
+                {
+                    local.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
+                }
+            }
+        }
+    }
+    if removed == 0
+        && file
+            .to_token_stream()
+            .to_string()
+            .contains("\"api-version\"")
+    {
+        return Err(Error::Invalid(
+            "progenitor sends its api-version header in a shape this generator cannot take out (a newer progenitor?)".into(),
+        ));
+    }
+    Ok(file.into_token_stream())
 }
 
 /// A copy of the document without the named operations (progenitor sees only what it supports).
@@ -266,7 +315,7 @@ fn multipart_method(
             })
         })
         .collect();
-    let header_capacity = headers.len() + 1;
+    let header_capacity = headers.len();
 
     let form_parts = args.iter().filter_map(|arg| form_part(arg, &form));
     let queries = args
@@ -345,11 +394,8 @@ fn multipart_method(
             #(#signature),*
         ) -> Result<ResponseValue<#success_ty>, Error<#error_ty>> {
             let #url = #url_expr;
+            #[allow(unused_mut)]
             let mut #header_map = ::reqwest::header::HeaderMap::with_capacity(#header_capacity);
-            #header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
             #(#headers)*
             #[allow(unused_mut)]
             let mut #form = ::reqwest::multipart::Form::new();
