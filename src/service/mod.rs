@@ -308,6 +308,10 @@ fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, String> {
     })
 }
 
+/// A page reader of the store: [`Store::list_apps`] or [`Store::list_tasks`].
+type PageReader<R> =
+    fn(&dyn Store, &model::Scope, Option<&str>, u64, u64) -> Result<(u64, Vec<R>), StoreError>;
+
 fn page(offset: i64, limit: i64) -> (u64, u64) {
     // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
     (offset.max(0) as u64, limit.max(1) as u64)
@@ -397,32 +401,28 @@ impl Api for Service {
         credential: Credential,
         params: ListAppsParams,
     ) -> ListAppsReply {
-        let (offset, limit) = page(params.offset, params.limit);
-        let name = params.name.clone();
+        let query = (params.offset, params.limit, params.name);
+        let summary = |a: model::App| types::AppSummary {
+            id: a.id,
+            name: a.name,
+            description: a.description,
+            created_at: time(a.created_at),
+            updated_at: time(a.updated_at),
+        };
+        let (project, instance) = (&params.project_id, &params.instance_id);
         let listed = self
-            .with_store(
+            .page_of(
                 &credential,
-                &params.project_id,
-                &params.instance_id,
-                move |store, scope| store.list_apps(scope, name.as_deref(), offset, limit),
+                project,
+                instance,
+                query,
+                <dyn Store>::list_apps,
+                summary,
             )
             .await;
         reply(listed.map(|(total, apps)| {
-            let apps: Vec<types::AppSummary> = apps
-                .into_iter()
-                .map(|a| types::AppSummary {
-                    id: a.id,
-                    name: a.name,
-                    description: a.description,
-                    created_at: time(a.created_at),
-                    updated_at: time(a.updated_at),
-                })
-                .collect();
-            ListAppsReply::Ok(types::ListAppsResponse {
-                total,
-                size: apps.len() as u64,
-                apps,
-            })
+            let size = apps.len() as u64;
+            ListAppsReply::Ok(types::ListAppsResponse { total, size, apps })
         }))
     }
 
@@ -432,32 +432,28 @@ impl Api for Service {
         credential: Credential,
         params: ListTasksParams,
     ) -> ListTasksReply {
-        let (offset, limit) = page(params.offset, params.limit);
-        let name = params.name.clone();
+        let query = (params.offset, params.limit, params.name);
+        let summary = |t: model::Task| types::TaskSummary {
+            id: t.id,
+            name: t.name,
+            app_id: t.app_id,
+            created_at: time(t.created_at),
+            updated_at: time(t.updated_at),
+        };
+        let (project, instance) = (&params.project_id, &params.instance_id);
         let listed = self
-            .with_store(
+            .page_of(
                 &credential,
-                &params.project_id,
-                &params.instance_id,
-                move |store, scope| store.list_tasks(scope, name.as_deref(), offset, limit),
+                project,
+                instance,
+                query,
+                <dyn Store>::list_tasks,
+                summary,
             )
             .await;
         reply(listed.map(|(total, tasks)| {
-            let tasks: Vec<types::TaskSummary> = tasks
-                .into_iter()
-                .map(|t| types::TaskSummary {
-                    id: t.id,
-                    name: t.name,
-                    app_id: t.app_id,
-                    created_at: time(t.created_at),
-                    updated_at: time(t.updated_at),
-                })
-                .collect();
-            ListTasksReply::Ok(types::ListTasksResponse {
-                total,
-                size: tasks.len() as u64,
-                tasks,
-            })
+            let size = tasks.len() as u64;
+            ListTasksReply::Ok(types::ListTasksResponse { total, size, tasks })
         }))
     }
 }
@@ -470,6 +466,25 @@ fn reply<R: From<ApiError>>(result: Result<R, ApiError>) -> R {
 impl Service {
     /// Checks the token for `project`, then runs `work` on the store off the async threads.
     /// A store failure is a 500 whose cause is logged, not sent.
+    /// One page of ListApps or ListTasks: the store's rows for `(offset, limit, name)` (as the
+    /// generated layer checked them), each mapped to its summary, and how many match in all.
+    async fn page_of<R: Send + 'static, T>(
+        &self,
+        credential: &Credential,
+        project: &types::ProjectId,
+        instance: &types::InstanceId,
+        (offset, limit, name): (i64, i64, Option<String>),
+        read: PageReader<R>,
+        summary: impl Fn(R) -> T,
+    ) -> Result<(u64, Vec<T>), ApiError> {
+        let (offset, limit) = page(offset, limit);
+        let read = move |store: &dyn Store, scope: &model::Scope| {
+            read(store, scope, name.as_deref(), offset, limit)
+        };
+        let (total, rows) = self.with_store(credential, project, instance, read).await?;
+        Ok((total, rows.into_iter().map(summary).collect()))
+    }
+
     async fn with_store<T: Send + 'static>(
         &self,
         credential: &Credential,
