@@ -769,8 +769,14 @@ fn enforced_by_type(spec: &OpenAPI, schema: &Schema, depth: usize) -> Result<Enf
                 && !o.properties.is_empty()
                 && o.required.iter().all(|r| o.properties.contains_key(r))
                 && ext(&schema.schema_data.extensions, "x-max-combined-items").is_none();
-            for property in o.properties.values() {
-                all_whole = all_whole && child(property)? == Enforced::Whole;
+            for (name, property) in &o.properties {
+                // A default lets serde fill in a missing property the document requires.
+                let defaulted = o.required.contains(name)
+                    && spec::resolve_boxed(spec, property)?
+                        .schema_data
+                        .default
+                        .is_some();
+                all_whole = all_whole && !defaulted && child(property)? == Enforced::Whole;
             }
             if all_whole {
                 Enforced::AsMap
@@ -1595,4 +1601,88 @@ fn routes(operations: &[Operation]) -> TokenStream {
         quote!(.route(#path, #chain))
     });
     quote!(#(#routes)*)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the generator decides for the component `Thing` of a document holding `schemas`.
+    fn enforced(schemas: serde_json::Value) -> Enforced {
+        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": {"schemas": schemas},
+        }))
+        .expect("a valid document");
+        let thing = &spec.components.as_ref().unwrap().schemas["Thing"];
+        let thing = spec::resolve_schema(&spec, thing).expect("resolves");
+        enforced_by_type(&spec, thing, 0).expect("decides")
+    }
+
+    #[test]
+    fn only_what_the_rust_type_enforces_itself_skips_the_checks() {
+        let plain = serde_json::json!({"type": "string"});
+        let cases = [
+            (serde_json::json!({"Thing": plain}), Enforced::Whole),
+            (
+                serde_json::json!({"Thing": {"type": "array", "items": {"type": "integer"}}}),
+                Enforced::Whole,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "object", "required": ["a"],
+                    "properties": {"a": plain, "b": {"$ref": "#/components/schemas/B"}}},
+                    "B": {"type": "boolean"}}),
+                Enforced::AsMap,
+            ),
+            // Constraints the Rust type does not check (or that typify may not make a newtype of).
+            (
+                serde_json::json!({"Thing": {"type": "string", "maxLength": 3}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "integer", "maximum": 3}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "array", "maxItems": 3, "items": plain}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "string", "nullable": true}}),
+                Enforced::No,
+            ),
+            // An array of objects: the items would be read as structs, which accept arrays.
+            (
+                serde_json::json!({"Thing": {"type": "array", "items":
+                    {"type": "object", "properties": {"a": plain}}}}),
+                Enforced::No,
+            ),
+            // Closed, defaulted-required, or with a required name that is no property.
+            (
+                serde_json::json!({"Thing": {"type": "object", "additionalProperties": false,
+                    "properties": {"a": plain}}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "object", "required": ["a"],
+                    "properties": {"a": {"type": "string", "default": "x"}}}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "object", "required": ["z"],
+                    "properties": {"a": plain}}}),
+                Enforced::No,
+            ),
+            (
+                serde_json::json!({"Thing": {"type": "object", "properties": {"a": plain},
+                    "x-max-combined-items": {"properties": ["a"], "max": 1}}}),
+                Enforced::No,
+            ),
+        ];
+        for (schemas, expected) in cases {
+            assert!(enforced(schemas.clone()) == expected, "for {schemas}");
+        }
+    }
 }
