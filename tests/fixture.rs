@@ -790,6 +790,43 @@ async fn upload_cover_refuses_a_long_caption_and_a_missing_image() {
     assert!(shelf.state().covers.is_empty(), "nothing was stored");
 }
 
+/// The fixture's own `x-file-name` rule (another pattern, another code): the generator reads it
+/// from the document, nothing is specific to roma.
+#[tokio::test]
+async fn a_cover_file_name_outside_the_documents_rule_is_refused() {
+    let (base, client, shelf) = start().await;
+    let novels = shelf_id("novels");
+    let book = client
+        .add_book(&novels, &new_book("Emma", None))
+        .await
+        .expect("adding")
+        .into_inner();
+    let http = http_client(Some(("x-api-key", KEY)));
+    for bad in ["Cover.PNG", "cover.gif", "my cover.png"] {
+        let form = reqwest::multipart::Form::new().part(
+            "image",
+            reqwest::multipart::Part::bytes(vec![7u8; 16]).file_name(bad.to_string()),
+        );
+        let answer = expect_error(
+            http.put(format!("{base}/shelves/novels/books/{}/cover", book.id))
+                .multipart(form),
+            400,
+            "SHELF-400",
+            SHELF,
+        )
+        .await;
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("a lower-case .png or .jpg name"),
+            "{bad}: {message}"
+        );
+    }
+    assert!(
+        shelf.state().covers.is_empty(),
+        "no refusal reached the handler"
+    );
+}
+
 #[tokio::test]
 async fn an_upload_over_the_documented_1_mib_is_refused_with_413() {
     let (base, client, shelf) = start().await;

@@ -455,6 +455,66 @@ async fn typed_errors_carry_error_code_and_request_id() {
     assert_eq!(answer.into_inner().error_code.as_str(), "ROMA.10013");
 }
 
+/// The document's `x-file-name` rule of the package part, checked by the generated layer: the
+/// names it allows reach the handler, the others get ROMA.10013 naming the file, and never do.
+#[tokio::test]
+async fn the_package_file_name_follows_the_documents_rule() {
+    let (base, api) = start(Default::default()).await;
+    let upload = |name: &str| {
+        let form = reqwest::multipart::Form::new().part(
+            "ImportAssetRequestBody",
+            reqwest::multipart::Part::bytes(b"zip".to_vec()).file_name(name.to_string()),
+        );
+        http_client(Some(("x-auth-token", TOKEN)))
+            .post(format!("{base}/v2/p/instances/i/assets/import"))
+            .multipart(form)
+    };
+    for good in ["assets.zip", "a.zip", "Dev+Test_1-2.zip", "9lives.zip"] {
+        let response = upload(good).send().await.expect("sending");
+        assert_eq!(response.status(), 200, "{good}");
+        let seen = api
+            .seen
+            .lock()
+            .unwrap()
+            .import
+            .take()
+            .expect("reached the handler");
+        assert_eq!(seen.file_name.as_deref(), Some(good));
+    }
+    for bad in [
+        "assets.tar",
+        "_x.zip",
+        "a b.zip",
+        "../a.zip",
+        ".zip",
+        "a.ZIP",
+    ] {
+        let answer = expect_error(upload(bad), 400, "ROMA.10013", ROMA).await;
+        assert_eq!(answer["error_msg"], "not a .zip, or a bad file name");
+        let details = answer["error_details"].as_str().unwrap_or_default();
+        assert!(details.contains(&format!("{bad:?}")), "{bad}: {details}");
+    }
+    // A file part without a file name.
+    let form = reqwest::multipart::Form::new().part(
+        "ImportAssetRequestBody",
+        reqwest::multipart::Part::bytes(b"zip".to_vec()),
+    );
+    let request = http_client(Some(("x-auth-token", TOKEN)))
+        .post(format!("{base}/v2/p/instances/i/assets/import"))
+        .multipart(form);
+    let answer = expect_error(request, 400, "ROMA.10013", ROMA).await;
+    assert!(
+        answer["error_details"]
+            .as_str()
+            .is_some_and(|d| d.contains("no file name")),
+        "{answer}"
+    );
+    assert!(
+        api.seen.lock().unwrap().import.is_none(),
+        "no refusal reached the handler"
+    );
+}
+
 #[tokio::test]
 async fn requests_without_a_valid_token_are_refused_before_the_handler() {
     let (base, api) = start(Default::default()).await;

@@ -1226,7 +1226,7 @@ impl Operation {
             .iter()
             .map(|p| param(spec, op, p))
             .collect::<Result<Vec<_>, _>>()?;
-        let body_kind = body_kind(spec, op, shapes)?;
+        let body_kind = body_kind(spec, op, codes, shapes)?;
         let has_body = !matches!(body_kind, BodyKind::None);
         if (!params.is_empty() || has_body) && !statuses.contains(&400) {
             return Err(op.unsupported(
@@ -1417,7 +1417,12 @@ impl Operation {
     }
 }
 
-fn body_kind(spec: &OpenAPI, op: &Op<'_>, shapes: &mut Shapes) -> Result<BodyKind, Error> {
+fn body_kind(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    codes: &ErrorCodes,
+    shapes: &mut Shapes,
+) -> Result<BodyKind, Error> {
     let Some(body) = op.request_body(spec)? else {
         return Ok(BodyKind::None);
     };
@@ -1447,7 +1452,7 @@ fn body_kind(spec: &OpenAPI, op: &Op<'_>, shapes: &mut Shapes) -> Result<BodyKin
                 required: body.required,
             })
         }
-        "multipart/form-data" => multipart(spec, op, schema_ref, body.required),
+        "multipart/form-data" => multipart(spec, op, schema_ref, body.required, codes, shapes),
         other => Err(op.unsupported(format!("request content type {other}"))),
     }
 }
@@ -1457,6 +1462,8 @@ fn multipart(
     op: &Op<'_>,
     schema_ref: &ReferenceOr<Schema>,
     required: bool,
+    codes: &ErrorCodes,
+    shapes: &mut Shapes,
 ) -> Result<BodyKind, Error> {
     let id = op.operation_id;
     let form = format_ident!("{}Form", id.to_upper_camel_case());
@@ -1468,6 +1475,7 @@ fn multipart(
         return Err(op.unsupported("an optional multipart body"));
     }
     let mut file: Option<(String, bool)> = None;
+    let mut file_check = TokenStream::new();
     let mut fields = Vec::new();
     let mut text_slots = Vec::new();
     let mut text_stores = Vec::new();
@@ -1500,6 +1508,7 @@ fn multipart(
                 )));
             }
             file = Some((name.clone(), is_required));
+            file_check = file_name_rule(property_schema, name, codes, shapes)?;
             let ty = if is_required {
                 quote!(FilePart)
             } else {
@@ -1569,13 +1578,44 @@ fn multipart(
         let file = loop {
             match reader.next(&[#file_name]).await? {
                 #text_arm
-                NextPart::File(file) => break Some(*file),
+                NextPart::File(file) => {
+                    #file_check
+                    break Some(*file);
+                }
                 NextPart::End => break None,
             }
         };
         #form { #(#text_finish)* #file_field: #file_value }
     }};
     Ok(BodyKind::Multipart { form, items, read })
+}
+
+/// The check of a binary part's `x-file-name` rule, run as the part arrives (before the handler
+/// sees it): `{pattern, error-code, description}`. The code must be one of `x-error-codes`; the
+/// refusal carries its meaning as the message and the rule's description as the details.
+fn file_name_rule(
+    schema: &Schema,
+    part: &str,
+    codes: &ErrorCodes,
+    shapes: &mut Shapes,
+) -> Result<TokenStream, Error> {
+    let Some(rule) = ext(&schema.schema_data.extensions, "x-file-name") else {
+        return Ok(TokenStream::new());
+    };
+    let what = format!("part {part}: x-file-name");
+    let pattern = ext_str(rule, "pattern", &what)?;
+    let code = ext_str(rule, "error-code", &what)?;
+    let description = ext_str(rule, "description", &what)?;
+    if !codes.codes.iter().any(|(listed, ..)| *listed == code) {
+        return Err(Error::Invalid(format!(
+            "{what}: error-code {code} is not in x-error-codes"
+        )));
+    }
+    let pattern = shapes.pattern(&pattern, &what)?;
+    let code = ErrorCodes::const_name(&code);
+    Ok(quote! {
+        check_file_name(#part, file.file_name.as_deref(), &#pattern, codes::#code, #description)?;
+    })
 }
 
 /// `.route(path, method(handler).other(handler))` for each path, in document order.

@@ -385,6 +385,17 @@ fn check_pattern(loc: &Loc<'_>, value: &str, regex: &regress::Regex, pattern: &s
     Ok(())
 }
 
+/// A file part's name against the document's `x-file-name` rule: refused with the rule's own
+/// code (its meaning as the message), naming the part, the file name and the rule.
+fn check_file_name(part: &str, file_name: Option<&str>, pattern: &Pattern, code: ErrorCode, rule: &str) -> Check {
+    let problem = match file_name {
+        None => format!("{part}: the file part has no file name; {rule}"),
+        Some(name) if pattern.regex.find(name).is_none() => format!("{part}: file name {name:?}: {rule}"),
+        Some(_) => return Ok(()),
+    };
+    Err(ApiError::new(code, code.meaning).with_details(problem))
+}
+
 fn check_enum(loc: &Loc<'_>, value: &str, allowed: &[&str]) -> Check {
     if !allowed.contains(&value) {
         return fail(loc, format!("not one of {}", allowed.join(", ")));
