@@ -106,23 +106,35 @@ impl ClientBuilder {
     }
 }
 
-/// Checks a token against the document: 1..100000 visible ASCII characters (a header value
-/// cannot hold more, and spaces or control characters are never part of an IAM token).
-pub fn check_token(token: &str) -> Result<(), ClientError> {
+/// What is wrong with `token` by the document's rule, or `None`: the `token` scheme's length
+/// bounds (`server::limits`), visible ASCII only (a header value cannot hold more, and spaces or
+/// control characters are never part of an IAM token). The client checks a token with it before
+/// sending; the server checks its configured tokens with it.
+pub fn token_problem(token: &str) -> Option<String> {
     if token.is_empty() {
-        return Err(ClientError::InvalidRequest("the token is empty".into()));
+        return Some("the token is empty".into());
+    }
+    let min = crate::server::limits::TOKEN_MIN_LENGTH;
+    if token.len() < min {
+        return Some(format!("the token is shorter than {min} characters"));
     }
     if token.len() > MAX_TOKEN_CHARS {
-        return Err(ClientError::InvalidRequest(format!(
+        return Some(format!(
             "the token is longer than {MAX_TOKEN_CHARS} characters"
-        )));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ClientError::InvalidRequest(
-            "the token may hold visible ASCII characters only (no spaces)".into(),
         ));
     }
-    Ok(())
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("the token may hold visible ASCII characters only (no spaces)".into());
+    }
+    None
+}
+
+/// [`token_problem`] as a client error.
+pub fn check_token(token: &str) -> Result<(), ClientError> {
+    match token_problem(token) {
+        Some(problem) => Err(ClientError::InvalidRequest(problem)),
+        None => Ok(()),
+    }
 }
 
 /// The endpoint as the generated client wants its base URL: an http(s) URL without a trailing

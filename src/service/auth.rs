@@ -47,25 +47,18 @@ impl Tokens {
             .split_once('=')
             .ok_or_else(|| TokenSpecError::Malformed(redact(spec)))?;
         let (project, token) = (project.trim(), token.trim());
-        // The bounds are the document's (generated constants); a token's project must exist,
-        // so an empty one is refused although the path parameter may be empty.
+        // The project's bound is the document's (a generated constant); a token's project must
+        // exist, so an empty one is refused although the path parameter may be empty. The
+        // token follows the one rule the client applies too.
         const PROJECT_MAX: usize = limits::PROJECT_ID_MAX_LENGTH;
-        const TOKEN_MIN: usize = limits::TOKEN_MIN_LENGTH;
-        const TOKEN_MAX: usize = limits::TOKEN_MAX_LENGTH;
         if project.is_empty() || project.chars().count() > PROJECT_MAX {
             return Err(TokenSpecError::OutOfBounds(
                 project.chars().take(PROJECT_MAX).collect(),
                 format!("a project id is 1..{PROJECT_MAX} characters"),
             ));
         }
-        let token_len = token.chars().count();
-        if !(TOKEN_MIN.max(1)..=TOKEN_MAX).contains(&token_len)
-            || !token.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(TokenSpecError::OutOfBounds(
-                project.to_string(),
-                format!("a token is {TOKEN_MIN}..{TOKEN_MAX} visible ASCII characters"),
-            ));
+        if let Some(problem) = crate::client::token_problem(token) {
+            return Err(TokenSpecError::OutOfBounds(project.to_string(), problem));
         }
         self.insert(project, token);
         Ok(())
