@@ -460,17 +460,16 @@ async fn typed_errors_carry_error_code_and_request_id() {
 #[tokio::test]
 async fn the_package_file_name_follows_the_documents_rule() {
     let (base, api) = start(Default::default()).await;
-    let upload = |name: &str| {
-        let form = reqwest::multipart::Form::new().part(
-            "ImportAssetRequestBody",
-            reqwest::multipart::Part::bytes(b"zip".to_vec()).file_name(name.to_string()),
-        );
+    let upload = |part: reqwest::multipart::Part| {
+        let form = reqwest::multipart::Form::new().part("ImportAssetRequestBody", part);
         http_client(Some(("x-auth-token", TOKEN)))
             .post(format!("{base}/v2/p/instances/i/assets/import"))
             .multipart(form)
     };
+    let named =
+        |name: &str| reqwest::multipart::Part::bytes(b"zip".to_vec()).file_name(name.to_string());
     for good in ["assets.zip", "a.zip", "Dev+Test_1-2.zip", "9lives.zip"] {
-        let response = upload(good).send().await.expect("sending");
+        let response = upload(named(good)).send().await.expect("sending");
         assert_eq!(response.status(), 200, "{good}");
         let seen = api
             .seen
@@ -489,20 +488,14 @@ async fn the_package_file_name_follows_the_documents_rule() {
         ".zip",
         "a.ZIP",
     ] {
-        let answer = expect_error(upload(bad), 400, "ROMA.10013", ROMA).await;
+        let answer = expect_error(upload(named(bad)), 400, "ROMA.10013", ROMA).await;
         assert_eq!(answer["error_msg"], "not a .zip, or a bad file name");
         let details = answer["error_details"].as_str().unwrap_or_default();
         assert!(details.contains(&format!("{bad:?}")), "{bad}: {details}");
     }
     // A file part without a file name.
-    let form = reqwest::multipart::Form::new().part(
-        "ImportAssetRequestBody",
-        reqwest::multipart::Part::bytes(b"zip".to_vec()),
-    );
-    let request = http_client(Some(("x-auth-token", TOKEN)))
-        .post(format!("{base}/v2/p/instances/i/assets/import"))
-        .multipart(form);
-    let answer = expect_error(request, 400, "ROMA.10013", ROMA).await;
+    let unnamed = reqwest::multipart::Part::bytes(b"zip".to_vec());
+    let answer = expect_error(upload(unnamed), 400, "ROMA.10013", ROMA).await;
     assert!(
         answer["error_details"]
             .as_str()
