@@ -11,7 +11,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use roma_assets::cli::serve::default_max_upload_bytes;
-use roma_assets::service::auth::Tokens;
+use roma_assets::service::auth::Credentials;
 use roma_assets::service::package::PackageLimits;
 use roma_assets::service::{Service, ServiceConfig};
 
@@ -33,11 +33,11 @@ fn server() -> Server {
         .expect("a runtime");
     let data_dir = dir.path().join("data");
     let base = runtime.block_on(async move {
-        let mut tokens = Tokens::default();
+        let mut tokens = Credentials::default();
         tokens.insert("demo", TOKEN);
         let service = Service::open(ServiceConfig {
             data_dir,
-            tokens,
+            credentials: tokens,
             package_limits: PackageLimits::default(),
             job_min_duration: Duration::ZERO,
         })

@@ -309,16 +309,16 @@ fn example_binary(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_roundtrip_example_runs_against_the_reference_server() {
-    use roma_assets::service::auth::Tokens;
+    use roma_assets::service::auth::Credentials;
     use roma_assets::service::package::PackageLimits;
     use roma_assets::service::{Service, ServiceConfig};
 
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut tokens = Tokens::default();
+    let mut tokens = Credentials::default();
     tokens.insert("demo", TOKEN);
     let service = Service::open(ServiceConfig {
         data_dir: dir.path().to_path_buf(),
-        tokens,
+        credentials: tokens,
         package_limits: PackageLimits::default(),
         // Jobs that take a moment, so the example really polls.
         job_min_duration: Duration::from_millis(300),

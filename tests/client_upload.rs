@@ -139,7 +139,7 @@ async fn import_asset_streams_the_file_with_its_name_query_and_progress() {
     assert_eq!(file.length(), Some(FILE_LEN));
     assert_eq!(file.file_name(), file_name);
 
-    let client = Client::new_with_client(&base, reqwest::Client::new());
+    let client = Client::new_with_client(&base, reqwest::Client::new(), Default::default());
     let (project, instance) = ids();
     let prefix = types::ImportAssetPrefix::try_from("new_").unwrap();
     let response = client
@@ -208,7 +208,7 @@ async fn import_asset_returns_a_documented_error_status_as_error_response() {
     let file = UploadFile::from_stream("notes.txt", futures_util::stream::iter(chunks), None)
         .with_content_type("text/plain");
 
-    let client = Client::new_with_client(&base, reqwest::Client::new());
+    let client = Client::new_with_client(&base, reqwest::Client::new(), Default::default());
     let (project, instance) = ids();
     let error = client
         .import_asset(&project, &instance, None, None, file)

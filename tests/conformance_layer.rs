@@ -515,16 +515,16 @@ async fn a_nonconforming_server_answer_reaches_the_test_as_a_named_599() {
 /// answer is also one its operation declares.
 #[tokio::test]
 async fn empty_path_parameters_are_served_like_any_other_id() {
-    use roma_assets::service::auth::Tokens;
+    use roma_assets::service::auth::Credentials;
     use roma_assets::service::package::PackageLimits;
     use roma_assets::service::{Service, ServiceConfig};
 
     let dir = tempfile::tempdir().unwrap();
-    let mut tokens = Tokens::default();
+    let mut tokens = Credentials::default();
     tokens.insert("demo", "t");
     let service = Service::open(ServiceConfig {
         data_dir: dir.path().to_path_buf(),
-        tokens,
+        credentials: tokens,
         package_limits: PackageLimits::default(),
         job_min_duration: std::time::Duration::ZERO,
     })

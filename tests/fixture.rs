@@ -37,6 +37,23 @@ use server::{
 use support::{expect_error, http_client, serve};
 
 const KEY: &str = "fixture-key";
+/// The fixture's AK/SK pair (AddBook may be signed).
+const ACCESS_KEY: &str = "SHELFAK";
+const SECRET_KEY: &str = "shelf-secret";
+
+/// The API key, or a request the generated layer verified as signed by the fixture's key.
+fn valid(credential: &Credential) -> bool {
+    match credential {
+        Credential::Key(key) => key == KEY,
+        Credential::Signed { access_key } => access_key == ACCESS_KEY,
+    }
+}
+
+impl server::SigningKeys for Bookshelf {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        (access_key == ACCESS_KEY).then(|| SECRET_KEY.to_string())
+    }
+}
 
 /// The fixture's error body: code field, request-id field, request-id header.
 const SHELF: (&str, &str, &str) = ("code", "trace", "x-trace-id");
@@ -77,7 +94,7 @@ impl server::Api for Bookshelf {
     ) -> ListBooksReply {
         let mut state = self.state();
         state.listed.push(params.clone());
-        if credential.expose() != KEY {
+        if !valid(&credential) {
             return ApiError::new(codes::SHELF_401, "unknown key").into();
         }
         let Some(books) = state.books.get(params.shelf_id.as_str()) else {
@@ -99,7 +116,7 @@ impl server::Api for Bookshelf {
         params: AddBookParams,
         body: types::NewBook,
     ) -> AddBookReply {
-        if credential.expose() != KEY {
+        if !valid(&credential) {
             return ApiError::new(codes::SHELF_401, "unknown key").into();
         }
         let mut state = self.state();
@@ -170,7 +187,11 @@ impl server::Api for Bookshelf {
 async fn start() -> (String, Client, Bookshelf) {
     let shelf = Bookshelf::default();
     let base = serve(server::router(shelf.clone())).await;
-    let client = Client::new_with_client(&base, http_client(Some(("x-api-key", KEY))));
+    let client = Client::new_with_client(
+        &base,
+        http_client(Some(("x-api-key", KEY))),
+        Default::default(),
+    );
     (base, client, shelf)
 }
 
@@ -946,4 +967,55 @@ async fn unknown_paths_and_methods_get_the_documents_error_body() {
         SHELF,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_signed_add_book_is_verified_by_the_generated_layer_with_the_documents_skew() {
+    let (base, _, shelf) = start().await;
+    let key = roma_assets_runtime::sign::SigningKey::new(ACCESS_KEY, SECRET_KEY).unwrap();
+    let signed = Client::new_with_client(
+        &base,
+        reqwest::Client::new(),
+        roma_assets_runtime::sign::Signer::new(key.clone()),
+    );
+    let added = signed
+        .add_book(&"shelf-1".parse().unwrap(), &new_book("Signed", None))
+        .await
+        .expect("a signed request");
+    assert_eq!(added.status(), 201);
+    assert_eq!(shelf.state().added.len(), 1);
+
+    // The fixture allows 60 s of clock skew (its x-max-clock-skew-seconds), not the default 900.
+    let url = format!("{base}/shelves/shelf-1/books");
+    let mut stale = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"title":"Late","pages":3}"#)
+        .build()
+        .unwrap();
+    let host = stale.url().authority().to_string();
+    stale.headers_mut().insert("host", host.parse().unwrap());
+    roma_assets_runtime::sign::sign(
+        stale.headers_mut(),
+        "POST",
+        "/shelves/shelf-1/books",
+        None,
+        roma_assets_runtime::sign::Payload::Bytes(br#"{"title":"Late","pages":3}"#),
+        &key,
+        chrono::Utc::now() - chrono::TimeDelta::seconds(120),
+    )
+    .unwrap();
+    let response = reqwest::Client::new().execute(stale).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "SHELF-401S");
+    assert!(
+        body["message"].as_str().unwrap().contains("at most 60 s"),
+        "{body}"
+    );
+    assert_eq!(
+        shelf.state().added.len(),
+        1,
+        "the stale request never reached the handler"
+    );
 }

@@ -7,16 +7,20 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use roma_assets::client::{Client, Error, UploadFile, types};
+use roma_assets::client::{Client, Error, SigningKey, UploadFile, types};
 use roma_assets::server::{
     self, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
     DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
     ImportAssetForm, ImportAssetParams, ImportAssetReply, RequestContext, codes,
 };
 use roma_assets::server::{ListAppsParams, ListAppsReply, ListTasksParams, ListTasksReply};
+use roma_assets_runtime::sign::{self, Signer};
 use support::{ROMA, expect_error, http_client, serve};
 
 const TOKEN: &str = "test-token";
+/// The AK/SK pair the in-test server knows.
+const ACCESS_KEY: &str = "LOOPBACKAK0000000001";
+const SECRET_KEY: &str = "loopback-secret-key-0000000000000000000000";
 
 /// What the in-test implementation saw.
 #[derive(Default)]
@@ -47,6 +51,12 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 }
 const FNV_START: u64 = 0xcbf29ce484222325;
 
+impl server::SigningKeys for TestApi {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        (access_key == ACCESS_KEY).then(|| SECRET_KEY.to_string())
+    }
+}
+
 impl server::Api for TestApi {
     async fn export_asset(
         &self,
@@ -55,7 +65,11 @@ impl server::Api for TestApi {
         params: ExportAssetParams,
         body: types::AssetExportRequest,
     ) -> ExportAssetReply {
-        if credential.expose() != TOKEN {
+        let valid = match &credential {
+            Credential::Key(token) => token == TOKEN,
+            Credential::Signed { access_key } => access_key == ACCESS_KEY,
+        };
+        if !valid {
             return ApiError::new(codes::ROMA_1002, "token not valid").into();
         }
         self.seen.lock().unwrap().export = Some((
@@ -206,7 +220,11 @@ async fn raw_exchange(base: &str, request: &[u8]) -> (u16, serde_json::Value) {
 }
 
 fn client(base: &str) -> Client {
-    Client::new_with_client(base, http_client(Some(("x-auth-token", TOKEN))))
+    Client::new_with_client(
+        base,
+        http_client(Some(("x-auth-token", TOKEN))),
+        Default::default(),
+    )
 }
 
 fn id<T: std::str::FromStr>(s: &str) -> T
@@ -517,7 +535,7 @@ async fn requests_without_a_valid_token_are_refused_before_the_handler() {
     let missing = expect_error(bare.post(&url).json(&body), 401, "ROMA.1000", ROMA).await;
     assert_eq!(
         missing["error_details"],
-        "the x-auth-token header is missing or empty"
+        "no x-auth-token header and no SDK-HMAC-SHA256 Authorization header (AK/SK signature)"
     );
     expect_error(
         bare.post(&url).header("X-Auth-Token", "").json(&body),
@@ -854,5 +872,262 @@ async fn the_import_body_limit_is_configurable_and_answered_with_413() {
     let (status, body) = raw_exchange(&base, &request).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error_code"], "ROMA.10022");
+    assert!(api.seen.lock().unwrap().import.is_none());
+}
+
+fn signed_client(base: &str, secret_key: &str) -> Client {
+    let key = SigningKey::new(ACCESS_KEY, secret_key).unwrap();
+    Client::new_with_client(base, reqwest::Client::new(), Signer::new(key))
+}
+
+#[tokio::test]
+async fn ak_sk_alone_authenticates_every_operation_of_the_generated_client() {
+    let (base, api) = start(Default::default()).await;
+    let client = signed_client(&base, SECRET_KEY);
+    let (project, instance) = (id("proj"), id("inst"));
+    let body = types::AssetExportRequest {
+        apps: vec![types::AssetExportRequestApps {
+            id: Some("a1".into()),
+        }],
+        tasks: vec![],
+    };
+    // A JSON body, signed by its hash.
+    let created = client
+        .export_asset(&project, &instance, &body)
+        .await
+        .expect("signed export");
+    assert_eq!(
+        created.into_inner().job_id.unwrap().as_str(),
+        "job-export-1"
+    );
+    assert_eq!(
+        api.seen.lock().unwrap().export,
+        Some(("proj".into(), "inst".into(), 1, 0))
+    );
+    // Without a body, with a query, and a streamed upload signed as UNSIGNED-PAYLOAD.
+    client
+        .check_asset_job_status(&project, &instance, &id("job-export-1"))
+        .await
+        .expect("status");
+    client
+        .download_asset_archive(&project, &instance, &id("archive-1"))
+        .await
+        .expect("download");
+    client
+        .list_apps(
+            &project,
+            &instance,
+            Some(5.try_into().unwrap()),
+            Some(&id("orders app")),
+            Some(0),
+        )
+        .await
+        .expect("list with a query");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signed.zip");
+    std::fs::write(&path, vec![7u8; 300_000]).unwrap();
+    let file = UploadFile::from_path(&path).await.unwrap();
+    client
+        .import_asset(&project, &instance, None, None, file)
+        .await
+        .expect("signed upload");
+    assert_eq!(
+        api.seen.lock().unwrap().import.as_ref().unwrap().bytes,
+        300_000
+    );
+}
+
+/// Sends `request` as it is and expects the signature refusal, returning its details.
+async fn refused_signature(request: reqwest::Request) -> String {
+    let response = reqwest::Client::new()
+        .execute(request)
+        .await
+        .expect("sending");
+    assert_eq!(response.status(), 401);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error_code"], "APIG.0301", "{body}");
+    assert_eq!(body["request_id"], request_id.as_str());
+    let details = body["error_details"].as_str().unwrap().to_string();
+    assert!(details.chars().count() <= 128, "{details}");
+    details
+}
+
+#[tokio::test]
+async fn signatures_that_do_not_verify_are_refused_with_the_error_body() {
+    let (base, api) = start(Default::default()).await;
+    let url = format!("{base}/v2/p/instances/i/assets/export");
+    let http = reqwest::Client::new();
+    let signer = Signer::new(SigningKey::new(ACCESS_KEY, SECRET_KEY).unwrap());
+    let signed = |body: &str| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .build()
+            .unwrap();
+        signer.sign_request(&mut request).unwrap();
+        request
+    };
+
+    // A wrong secret key, through the generated client.
+    let err = signed_client(&base, "not-the-secret")
+        .export_asset(
+            &id("p"),
+            &id("i"),
+            &types::AssetExportRequest {
+                apps: vec![],
+                tasks: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    let Error::ErrorResponse(response) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(response.status(), 401);
+    let body = response.into_inner();
+    assert_eq!(body.error_code.as_str(), "APIG.0301");
+    assert!(
+        body.error_details
+            .unwrap()
+            .as_str()
+            .starts_with("signature mismatch")
+    );
+
+    // The body changed after signing.
+    let mut changed = signed(r#"{"apps":[{"id":"a"}]}"#);
+    *changed.body_mut() = Some(r#"{"apps":[{"id":"b"}]}"#.into());
+    assert!(
+        refused_signature(changed)
+            .await
+            .starts_with("signature mismatch")
+    );
+
+    // The path changed after signing.
+    let mut moved = signed("{}");
+    *moved.url_mut() = format!("{base}/v2/q/instances/i/assets/export")
+        .parse()
+        .unwrap();
+    assert!(
+        refused_signature(moved)
+            .await
+            .starts_with("signature mismatch")
+    );
+
+    // A JSON body declared unsigned.
+    let mut unsigned = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-sdk-content-sha256", "UNSIGNED-PAYLOAD")
+        .body("{}")
+        .build()
+        .unwrap();
+    signer.sign_request(&mut unsigned).unwrap();
+    assert!(
+        refused_signature(unsigned)
+            .await
+            .starts_with("UNSIGNED-PAYLOAD is for streamed uploads")
+    );
+
+    // A date 20 minutes old.
+    let mut stale = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .build()
+        .unwrap();
+    let host = stale.url().authority().to_string();
+    stale.headers_mut().insert("host", host.parse().unwrap());
+    let (method, path) = (stale.method().to_string(), stale.url().path().to_string());
+    sign::sign(
+        stale.headers_mut(),
+        &method,
+        &path,
+        None,
+        sign::Payload::Bytes(b"{}"),
+        &SigningKey::new(ACCESS_KEY, SECRET_KEY).unwrap(),
+        chrono::Utc::now() - chrono::TimeDelta::minutes(20),
+    )
+    .unwrap();
+    assert!(
+        refused_signature(stale)
+            .await
+            .starts_with("X-Sdk-Date is 1200 s from the server's clock")
+    );
+
+    // Host left out of the signed headers.
+    let mut no_host = signed("{}");
+    let authorization = no_host.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .replace("host;", "");
+    no_host
+        .headers_mut()
+        .insert("authorization", authorization.parse().unwrap());
+    assert_eq!(
+        refused_signature(no_host).await,
+        "header Host must be signed: add it to SignedHeaders"
+    );
+
+    // An unknown access key, and a malformed header.
+    let mut unknown = signed("{}");
+    let authorization = unknown.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .replace(ACCESS_KEY, "OTHERAK");
+    unknown
+        .headers_mut()
+        .insert("authorization", authorization.parse().unwrap());
+    assert!(
+        refused_signature(unknown)
+            .await
+            .starts_with("unknown access key")
+    );
+    let mut malformed = signed("{}");
+    malformed.headers_mut().insert(
+        "authorization",
+        "SDK-HMAC-SHA256 Access=AK".parse().unwrap(),
+    );
+    assert!(
+        refused_signature(malformed)
+            .await
+            .starts_with("Authorization header malformed")
+    );
+
+    // A multipart upload must be declared UNSIGNED-PAYLOAD (its body is streamed, not hashed).
+    let import = format!("{base}/v2/p/instances/i/assets/import");
+    let mut upload = http
+        .post(&import)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body("--b--\r\n")
+        .build()
+        .unwrap();
+    let host = upload.url().authority().to_string();
+    upload.headers_mut().insert("host", host.parse().unwrap());
+    let path = upload.url().path().to_string();
+    sign::sign(
+        upload.headers_mut(),
+        "POST",
+        &path,
+        None,
+        sign::Payload::Bytes(b"--b--\r\n"),
+        &SigningKey::new(ACCESS_KEY, SECRET_KEY).unwrap(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert!(
+        refused_signature(upload)
+            .await
+            .starts_with("a streamed (multipart) body")
+    );
+
+    assert!(
+        api.seen.lock().unwrap().export.is_none(),
+        "no refused request reached the handler"
+    );
     assert!(api.seen.lock().unwrap().import.is_none());
 }

@@ -196,6 +196,19 @@ struct Unreachable;
 
 const REACHED: &str = "a request without a key reached a handler";
 
+/// No access key is known: a signed request is refused before any handler.
+impl roma::SigningKeys for Unreachable {
+    fn secret_key(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+impl shelf::SigningKeys for Unreachable {
+    fn secret_key(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
 impl roma::Api for Unreachable {
     async fn export_asset(
         &self,

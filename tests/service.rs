@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use roma_assets::client::{Client, Error, UploadFile, types};
-use roma_assets::service::auth::Tokens;
+use roma_assets::service::auth::Credentials;
 use roma_assets::service::package::{FORMAT_VERSION, PackageLimits};
 use roma_assets::service::{Service, ServiceConfig};
 use sha2::Digest;
@@ -18,6 +18,8 @@ use support::{ROMA, expect_error, http_client, serve};
 
 const DEMO_TOKEN: &str = "demo-token";
 const OTHER_TOKEN: &str = "other-token";
+const OTHER_AK: &str = "OTHERPROJECTAK000001";
+const OTHER_SK: &str = "other-project-secret-key";
 
 struct Server {
     base: String,
@@ -25,12 +27,15 @@ struct Server {
 }
 
 async fn start_in(dir: &Path, job_min_duration: Duration) -> String {
-    let mut tokens = Tokens::default();
-    tokens.insert("demo", DEMO_TOKEN);
-    tokens.insert("other", OTHER_TOKEN);
+    let mut credentials = Credentials::default();
+    credentials.insert("demo", DEMO_TOKEN);
+    credentials.insert("other", OTHER_TOKEN);
+    credentials
+        .parse_key_spec(&format!("other={OTHER_AK}:{OTHER_SK}"))
+        .unwrap();
     let service = Service::open(ServiceConfig {
         data_dir: dir.to_path_buf(),
-        tokens,
+        credentials,
         package_limits: PackageLimits::default(),
         job_min_duration,
     })
@@ -54,7 +59,11 @@ async fn start_with(job_min_duration: Duration) -> Server {
 }
 
 fn client(base: &str, token: &str) -> Client {
-    Client::new_with_client(base, http_client(Some(("x-auth-token", token))))
+    Client::new_with_client(
+        base,
+        http_client(Some(("x-auth-token", token))),
+        Default::default(),
+    )
 }
 
 fn id<T: std::str::FromStr>(s: &str) -> T
@@ -515,6 +524,24 @@ async fn tokens_are_scoped_to_their_project() {
     )
     .await;
     expect_error(http_client(None).get(&apps), 401, "ROMA.1000", ROMA).await;
+    // An AK/SK pair opens its own project only, as a token does.
+    let signed = roma_assets::client::ClientBuilder::signed(
+        &server.base,
+        roma_assets::client::SigningKey::new(OTHER_AK, OTHER_SK).unwrap(),
+    )
+    .build()
+    .unwrap();
+    assert_api_error(
+        signed
+            .list_apps(&id("demo"), &id("demo"), None, None, None)
+            .await,
+        403,
+        "ROMA.1006",
+    );
+    let own = signed
+        .list_apps(&id("other"), &id("demo"), None, None, None)
+        .await;
+    assert_eq!(own.expect("its own project").status(), 200);
     // Unknown jobs and archives of another project are not found, whatever their id.
     let demo = client(&server.base, DEMO_TOKEN);
     assert_api_error(

@@ -238,7 +238,7 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
                 .collect(),
         };
         let calls = Arc::new(Calls {
-            generated: Client::new_with_client(&base, http.clone()),
+            generated: Client::new_with_client(&base, http.clone(), Default::default()),
             raw: http,
             base: base.clone(),
             export,

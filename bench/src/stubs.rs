@@ -39,6 +39,10 @@ pub const PROJECT: &str = "bench";
 pub const INSTANCE: &str = "bench";
 /// The token the stubs accept.
 pub const TOKEN: &str = "bench-token-0123456789abcdef";
+/// The access key of the benchmark's AK/SK pair (signed requests).
+pub const ACCESS_KEY: &str = "BENCHAK0123456789ABC";
+/// Its secret key.
+pub const SECRET_KEY: &str = "BENCHSK0123456789ABCDEF0123456789ABCDEF0";
 /// The one job the stubs know.
 pub const JOB_ID: &str = "0f8e4c2a9b7d4e6f8a1b2c3d4e5f6a7b";
 /// How many ids an ExportAsset request of the benchmark carries.
@@ -147,6 +151,21 @@ fn not_benchmarked() -> ApiError {
     ApiError::internal("not part of the benchmark")
 }
 
+/// Whether the generated layer's credential opens the benchmark's project: the token, or a
+/// request the layer verified as signed with the benchmark's key.
+fn authorized(credential: &Credential) -> bool {
+    match credential {
+        Credential::Key(token) => token == TOKEN,
+        Credential::Signed { access_key } => access_key == ACCESS_KEY,
+    }
+}
+
+impl server::SigningKeys for StubApi {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        (access_key == ACCESS_KEY).then(|| SECRET_KEY.to_string())
+    }
+}
+
 impl Api for StubApi {
     async fn export_asset(
         &self,
@@ -155,7 +174,7 @@ impl Api for StubApi {
         _params: ExportAssetParams,
         body: types::AssetExportRequest,
     ) -> ExportAssetReply {
-        if !self.0.authorized(credential.expose()) {
+        if !authorized(&credential) {
             return refused().into();
         }
         ExportAssetReply::Ok(self.0.export(&body))
@@ -177,7 +196,7 @@ impl Api for StubApi {
         credential: Credential,
         params: CheckAssetJobStatusParams,
     ) -> CheckAssetJobStatusReply {
-        if !self.0.authorized(credential.expose()) {
+        if !authorized(&credential) {
             return refused().into();
         }
         match self.0.status(params.job_id.as_str()) {

@@ -38,10 +38,35 @@ const DEFAULT_FILE_CONTENT_TYPE: &str = "application/octet-stream";
 /// progenitor's settings. Positional interface: one `async fn` per operation with its parameters
 /// in document order. Chosen over the builder style because the multipart methods we write
 /// ourselves mirror it with little code, and because the operations have few parameters.
-fn settings() -> progenitor_impl::GenerationSettings {
+///
+/// A document with a request-signature scheme (`x-signature`) gets a client that holds a
+/// `roma_assets_runtime::sign::Signer` as progenitor's inner value and signs every request in its
+/// `pre` hook ([`signing_hook`]), so the multipart methods we write sign the same way.
+fn settings(signed: bool) -> progenitor_impl::GenerationSettings {
     let mut settings = progenitor_impl::GenerationSettings::new();
     settings.with_interface(progenitor_impl::InterfaceStyle::Positional);
+    if signed {
+        settings.with_inner_type(quote!(roma_assets_runtime::sign::Signer));
+    }
     settings
+}
+
+/// `ClientHooks::pre` for `Client` itself (preferred over progenitor's default impl for
+/// `&Client`): signs the request with the inner signer, which does nothing without a key.
+fn signing_hook() -> TokenStream {
+    quote! {
+        impl ClientHooks<roma_assets_runtime::sign::Signer> for Client {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                _info: &OperationInfo,
+            ) -> std::result::Result<(), Error<E>> {
+                self.inner
+                    .sign_request(request)
+                    .map_err(|e| Error::InvalidRequest(format!("signing the request: {e}")))
+            }
+        }
+    }
 }
 
 pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
@@ -57,8 +82,12 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         .map(|op| op.operation_id.to_string())
         .collect();
     let progenitor_spec = without_operations(spec, &multipart_ids);
-    let mut generator = progenitor_impl::Generator::new(&settings());
+    let signed = spec::signature_scheme(spec).is_some();
+    let mut generator = progenitor_impl::Generator::new(&settings(signed));
     let mut tokens = without_api_version(generator.generate_tokens(&progenitor_spec)?)?;
+    if signed {
+        tokens.extend(signing_hook());
+    }
     if multipart.is_empty() {
         return Ok(tokens);
     }

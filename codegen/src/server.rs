@@ -55,6 +55,17 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
     let items = operations.iter().map(|o| &o.items);
     let trait_methods = operations.iter().map(|o| &o.trait_method);
+    let signing_keys = if any_signature(spec, &ops)? {
+        if codes.rejection("bad_signature").is_none() {
+            return Err(Error::Invalid(
+                "a signature scheme needs a code marked `rejection: bad_signature` in x-error-codes"
+                    .into(),
+            ));
+        }
+        quote!(+ SigningKeys)
+    } else {
+        quote!()
+    };
     let limit_fields = operations.iter().filter_map(|o| o.limit_field.as_ref());
     let limit_defaults = operations.iter().filter_map(|o| o.limit_default.as_ref());
     let routes = routes(&operations);
@@ -71,7 +82,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         /// The API as one trait: implement it and hand it to [`router`]. Each method receives its
         /// inputs already checked against the document and answers with its operation's reply
         /// enum, which lists exactly the statuses the document declares.
-        pub trait Api: Send + Sync + 'static {
+        pub trait Api: Send + Sync + 'static #signing_keys {
             #(#trait_methods)*
         }
 
@@ -283,6 +294,11 @@ const REJECTIONS: [&str; 7] = [
     "method_not_allowed",
 ];
 
+/// Rejections a document needs only when it uses what they refuse, each with the rejection whose
+/// code stands in when none is marked: `bad_signature` (a request signature that does not verify)
+/// is required by a document that declares a signature scheme (checked where the scheme is read).
+const OPTIONAL_REJECTIONS: [(&str, &str); 1] = [("bad_signature", "missing_credential")];
+
 impl ErrorCodes {
     fn read(spec: &OpenAPI) -> Result<Self, Error> {
         let list = ext(&spec.extensions, "x-error-codes")
@@ -309,6 +325,7 @@ impl ErrorCodes {
                 .map(str::to_string);
             if let Some(r) = &rejection
                 && !REJECTIONS.contains(&r.as_str())
+                && !OPTIONAL_REJECTIONS.iter().any(|(kind, _)| kind == r)
             {
                 return Err(Error::Invalid(format!(
                     "x-error-codes {code}: unknown rejection `{r}`"
@@ -359,6 +376,14 @@ impl ErrorCodes {
                     "x-error-codes: no code is marked `rejection: {kind}`"
                 )));
             };
+            reject_fields.push(quote!(#field: codes::#name,));
+        }
+        for (kind, fallback) in OPTIONAL_REJECTIONS {
+            let field = format_ident!("{kind}");
+            let (_, name) = self
+                .rejection(kind)
+                .or_else(|| self.rejection(fallback))
+                .expect("the fallback is a required rejection, checked above");
             reject_fields.push(quote!(#field: codes::#name,));
         }
         Ok(quote! {
@@ -1004,13 +1029,36 @@ struct ApiKey {
     max: usize,
 }
 
-fn api_key(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<ApiKey>, Error> {
+/// A request-signature scheme: an API-key scheme on the `Authorization` header marked with
+/// `x-signature: SDK-HMAC-SHA256` (the one algorithm the runtime verifies), optionally with
+/// `x-max-clock-skew-seconds` (default 900, Huawei's API gateway's 15 minutes).
+struct Signature {
+    max_skew_seconds: i64,
+}
+
+/// How an operation is secured: by an API key, by a request signature, or by either (the
+/// document lists each as an alternative security requirement).
+struct Security {
+    key: Option<ApiKey>,
+    signature: Option<Signature>,
+}
+
+/// The algorithm of `x-signature` that the runtime crate verifies.
+const SIGNATURE_ALGORITHM: &str = "SDK-HMAC-SHA256";
+
+fn security(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<Security>, Error> {
     let requirements = op.operation.security.as_ref().or(spec.security.as_ref());
     let Some(requirements) = requirements else {
         return Ok(None);
     };
-    let mut keys = Vec::new();
+    let mut security = Security {
+        key: None,
+        signature: None,
+    };
     for requirement in requirements {
+        if requirement.len() > 1 {
+            return Err(op.unsupported("a security requirement of several schemes at once"));
+        }
         for scheme_name in requirement.keys() {
             let scheme = spec
                 .components
@@ -1020,40 +1068,65 @@ fn api_key(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<ApiKey>, Error> {
             let ReferenceOr::Item(scheme) = scheme else {
                 return Err(op.unsupported("security scheme references"));
             };
-            match scheme {
-                SecurityScheme::APIKey {
-                    location: openapiv3::APIKeyLocation::Header,
-                    name,
-                    extensions,
-                    ..
-                } => {
-                    let bound = |key: &str| {
-                        extensions
-                            .get(key)
-                            .and_then(Value::as_u64)
-                            .map(|v| v as usize)
-                    };
-                    let header = name.to_ascii_lowercase();
-                    HeaderNameCheck::check(&header)?;
-                    keys.push(ApiKey {
-                        header,
-                        min: bound("x-min-length").unwrap_or(1),
-                        max: bound("x-max-length").unwrap_or(usize::MAX),
-                    });
-                }
-                _ => {
+            let SecurityScheme::APIKey {
+                location: openapiv3::APIKeyLocation::Header,
+                name,
+                extensions,
+                ..
+            } = scheme
+            else {
+                return Err(op.unsupported(format!(
+                    "security scheme {scheme_name}: only API keys in a header"
+                )));
+            };
+            let bound = |key: &str| extensions.get(key).and_then(Value::as_u64);
+            if let Some(algorithm) = extensions.get("x-signature") {
+                if algorithm.as_str() != Some(SIGNATURE_ALGORITHM)
+                    || !name.eq_ignore_ascii_case("authorization")
+                {
                     return Err(op.unsupported(format!(
-                        "security scheme {scheme_name}: only API keys in a header"
+                        "security scheme {scheme_name}: x-signature is {SIGNATURE_ALGORITHM} on the Authorization header"
                     )));
                 }
+                let max_skew_seconds = bound("x-max-clock-skew-seconds").unwrap_or(900);
+                let max_skew_seconds = i64::try_from(max_skew_seconds)
+                    .map_err(|_| op.unsupported("x-max-clock-skew-seconds is too large"))?;
+                if security
+                    .signature
+                    .replace(Signature { max_skew_seconds })
+                    .is_some()
+                {
+                    return Err(op.unsupported("more than one signature scheme"));
+                }
+                continue;
+            }
+            let header = name.to_ascii_lowercase();
+            HeaderNameCheck::check(&header)?;
+            let key = ApiKey {
+                header,
+                min: bound("x-min-length").map_or(1, |v| v as usize),
+                max: bound("x-max-length").map_or(usize::MAX, |v| v as usize),
+            };
+            if security.key.replace(key).is_some() {
+                return Err(op.unsupported("more than one API-key scheme"));
             }
         }
     }
-    match keys.len() {
-        0 => Ok(None),
-        1 => Ok(keys.pop()),
-        _ => Err(op.unsupported("more than one security scheme")),
+    if security.key.is_none() && security.signature.is_none() {
+        return Ok(None);
     }
+    Ok(Some(security))
+}
+
+/// Whether any operation of the document may be signed: the generated `Api` then requires
+/// [`SigningKeys`](the runtime's trait) to look up secret keys.
+fn any_signature(spec: &OpenAPI, ops: &[Op<'_>]) -> Result<bool, Error> {
+    for op in ops {
+        if security(spec, op)?.is_some_and(|s| s.signature.is_some()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What an operation's request body is.
@@ -1208,8 +1281,8 @@ impl Operation {
         }
 
         // Inputs.
-        let key = api_key(spec, op)?;
-        if key.is_some()
+        let security = security(spec, op)?;
+        if security.is_some()
             && !statuses.contains(
                 &codes
                     .rejection("missing_credential")
@@ -1271,13 +1344,52 @@ impl Operation {
         let mut args = vec![quote!(ctx: RequestContext)];
         let mut call_args = vec![quote!(RequestContext::current())];
         let mut extract = Vec::new();
-        if let Some(key) = &key {
-            let (header, min, max) = (&key.header, key.min, key.max);
+        // A signature covers the body: it is checked once the body is at hand (a JSON body is
+        // read whole first; a streamed one is declared unsigned), before anything else is read.
+        let mut verify_after_body = None;
+        match &security {
+            None => {}
+            Some(Security {
+                key: Some(key),
+                signature: None,
+            }) => {
+                let (header, min, max) = (&key.header, key.min, key.max);
+                extract.push(
+                    quote!(let credential = extract_api_key(&parts.headers, #header, #min, #max)?;),
+                );
+            }
+            Some(Security {
+                key,
+                signature: Some(signature),
+            }) => {
+                let key = match key {
+                    Some(key) => {
+                        let (header, min, max) = (&key.header, key.min, key.max);
+                        quote!(Some((#header, #min, #max)))
+                    }
+                    None => quote!(None),
+                };
+                let skew = signature.max_skew_seconds;
+                extract.push(quote!(let presented = present_credential(&parts.headers, #key)?;));
+                let verify = |payload: TokenStream| quote!(let credential = authenticate(&shared.api, &parts, presented, #payload, #skew)?;);
+                if matches!(body_kind, BodyKind::Json { .. }) {
+                    verify_after_body = Some(verify(quote!(sign::Payload::Bytes(&bytes))));
+                } else {
+                    let payload = match body_kind {
+                        BodyKind::None => quote!(sign::Payload::Bytes(&[])),
+                        _ => quote!(sign::Payload::Streamed),
+                    };
+                    extract.push(verify(payload));
+                }
+            }
+            Some(Security {
+                key: None,
+                signature: None,
+            }) => unreachable!("security() returns None then"),
+        }
+        if security.is_some() {
             args.push(quote!(credential: Credential));
             call_args.push(quote!(credential));
-            extract.push(
-                quote!(let credential = extract_api_key(&parts.headers, #header, #min, #max)?;),
-            );
         }
         let mut items = Vec::new();
         if !params.is_empty() {
@@ -1320,8 +1432,17 @@ impl Operation {
                 shape,
                 required,
             } => {
-                let read = quote! {
-                    json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, &#shape).await?
+                let read = match verify_after_body.take() {
+                    None => quote! {
+                        json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, &#shape).await?
+                    },
+                    Some(verify) => {
+                        extract.push(quote! {
+                            let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
+                            #verify
+                        });
+                        quote!(json_from_bytes::<#ty>(&parts.headers, bytes, &#shape)?)
+                    }
                 };
                 if *required {
                     extract.push(

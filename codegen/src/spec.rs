@@ -4,6 +4,7 @@
 
 use openapiv3::{
     OpenAPI, Operation, Parameter, ParameterData, ReferenceOr, RequestBody, Response, Schema,
+    SecurityScheme,
 };
 
 use crate::Error;
@@ -204,5 +205,22 @@ pub fn ref_name<'r>(reference: &'r str, section: &str) -> Result<&'r str, Error>
             Error::Invalid(format!(
                 "unsupported reference {reference} (expected #/components/{section}/...)"
             ))
+        })
+}
+
+/// The name of the document's request-signature scheme: a security scheme marked
+/// `x-signature` (see the server generator for what it must be), if any.
+pub fn signature_scheme(spec: &OpenAPI) -> Option<&str> {
+    spec.components
+        .as_ref()?
+        .security_schemes
+        .iter()
+        .find_map(|(name, scheme)| match scheme {
+            ReferenceOr::Item(SecurityScheme::APIKey { extensions, .. })
+                if extensions.contains_key("x-signature") =>
+            {
+                Some(name.as_str())
+            }
+            _ => None,
         })
 }

@@ -1,5 +1,5 @@
 //! `roma-assets serve`: the reference server on a local address, with a data directory,
-//! project-scoped tokens and an optional demo instance. Shuts down gracefully on Ctrl-C/SIGTERM.
+//! project-scoped tokens and AK/SK pairs, and an optional demo instance. Shuts down gracefully on Ctrl-C/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::service::auth::{Tokens, random_token};
+use crate::service::auth::{Credentials, random_key, random_token};
 use crate::service::package::PackageLimits;
 use crate::service::store::{DEMO_APP_IDS, DEMO_TASK_IDS};
 use crate::service::{Service, ServiceConfig};
@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// ROMA_ASSETS_TOKENS), a random token for project `demo` is generated and printed.
     #[arg(long = "token", value_name = "PROJECT=TOKEN")]
     pub tokens: Vec<String>,
+    /// An access key / secret key pair and the project it opens, as PROJECT=AK:SK, for clients
+    /// that sign requests (the official Huawei Cloud SDKs; `roma-assets` with
+    /// HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK). Repeatable; also ROMA_ASSETS_CREDENTIALS
+    /// (comma-separated). With --demo and none given, a pair for project `demo` is generated and
+    /// printed.
+    #[arg(long = "credential", value_name = "PROJECT=AK:SK")]
+    pub credentials: Vec<String>,
     /// Seed project `demo`, instance `demo` with a few apps and tasks (fixed ids).
     #[arg(long)]
     pub demo: bool,
@@ -62,31 +69,47 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// The items of a repeatable flag followed by those of a comma-separated variable.
+fn flag_and_env<'a>(flag: &'a [String], env: &'a str) -> impl Iterator<Item = &'a str> {
+    flag.iter()
+        .map(String::as_str)
+        .chain(env.split(',').map(str::trim).filter(|s| !s.is_empty()))
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let mut tokens = Tokens::default();
+    let mut credentials = Credentials::default();
     let env_tokens = std::env::var("ROMA_ASSETS_TOKENS").unwrap_or_default();
-    let specs = args.tokens.iter().map(String::as_str).chain(
-        env_tokens
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty()),
-    );
-    for spec in specs {
-        tokens
+    for spec in flag_and_env(&args.tokens, &env_tokens) {
+        credentials
             .parse_spec(spec)
             .map_err(|e| format!("--token / ROMA_ASSETS_TOKENS: {e}"))?;
     }
-    let generated = if tokens.is_empty() {
+    let env_keys = std::env::var("ROMA_ASSETS_CREDENTIALS").unwrap_or_default();
+    for spec in flag_and_env(&args.credentials, &env_keys) {
+        credentials
+            .parse_key_spec(spec)
+            .map_err(|e| format!("--credential / ROMA_ASSETS_CREDENTIALS: {e}"))?;
+    }
+    let generated_token = if credentials.is_empty() {
         let token = random_token();
-        tokens.insert(DEMO_PROJECT, token.clone());
+        credentials.insert(DEMO_PROJECT, token.clone());
         Some(token)
+    } else {
+        None
+    };
+    let generated_key = if args.demo && !credentials.has_keys() {
+        let key = random_key();
+        credentials
+            .insert_key(DEMO_PROJECT, key.clone())
+            .map_err(|e| e.to_string())?;
+        Some(key)
     } else {
         None
     };
 
     let service = Service::open(ServiceConfig {
         data_dir: args.data_dir.clone(),
-        tokens: tokens.clone(),
+        credentials: credentials.clone(),
         package_limits: PackageLimits::default(),
         job_min_duration: Duration::from_millis(args.job_min_duration_ms),
     })
@@ -107,16 +130,27 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!("  base URL:   http://{addr}");
     println!("  data dir:   {}", args.data_dir.display());
     println!("  upload max: {} bytes", args.max_upload_bytes);
-    match &generated {
-        Some(token) => {
-            println!("  project:    {DEMO_PROJECT}");
-            println!("  instance:   {DEMO_INSTANCE}");
-            println!("  token:      {token}   (generated; pass --token PROJECT=TOKEN to choose)");
-        }
-        None => println!(
-            "  projects:   {}",
-            tokens.projects().collect::<Vec<_>>().join(", ")
-        ),
+    if generated_token.is_some() || generated_key.is_some() {
+        println!("  project:    {DEMO_PROJECT}");
+        println!("  instance:   {DEMO_INSTANCE}");
+    } else {
+        println!("  projects:   {}", credentials.projects().join(", "));
+    }
+    if let Some(token) = &generated_token {
+        println!("  token:      {token}   (generated; pass --token PROJECT=TOKEN to choose)");
+    }
+    if let Some(key) = &generated_key {
+        println!(
+            "  AK/SK:      {} / {}   (generated; pass --credential PROJECT=AK:SK to choose)",
+            key.access_key(),
+            key.secret_key()
+        );
+        println!("  for the official Huawei Cloud SDKs and `roma-assets` with AK/SK:");
+        println!(
+            "    export HUAWEICLOUD_SDK_AK={} HUAWEICLOUD_SDK_SK={} HUAWEICLOUD_SDK_PROJECT_ID={DEMO_PROJECT}",
+            key.access_key(),
+            key.secret_key()
+        );
     }
     if args.demo {
         println!("  demo apps:  {}", DEMO_APP_IDS.join(", "));

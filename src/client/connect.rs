@@ -1,14 +1,17 @@
-//! [`ClientBuilder`]: a generated [`Client`] for an endpoint and a token, with timeouts that suit
-//! large uploads and downloads.
+//! [`ClientBuilder`]: a generated [`Client`] for an endpoint and a token or an AK/SK pair, with
+//! timeouts that suit large uploads and downloads.
 //!
 //! progenitor's `Client::new` sets a 15-second *total* timeout, which cuts off any transfer that
 //! takes longer. This builder sets a connect timeout and a read timeout (the longest silence
 //! between two reads) and no total timeout, sends `User-Agent: roma-assets/<version>`, and sends
 //! the token as a default `X-Auth-Token` header marked sensitive, so reqwest never shows it in
-//! `Debug` output. Nothing here may display or log the token.
+//! `Debug` output; or, given an AK/SK pair, signs every request (`SDK-HMAC-SHA256`, the
+//! generated client's hook). Nothing here may display or log the token or the secret key.
 
 use std::fmt;
 use std::time::Duration;
+
+use roma_assets_runtime::sign::{Signer, SigningKey};
 
 use super::{Client, ClientError};
 
@@ -36,20 +39,35 @@ pub const MAX_TOKEN_CHARS: usize = crate::server::limits::TOKEN_MAX_LENGTH;
 #[derive(Clone)]
 pub struct ClientBuilder {
     endpoint: String,
-    token: String,
+    auth: Auth,
+    ca_bundle: Option<std::path::PathBuf>,
     connect_timeout: Duration,
     read_timeout: Duration,
     user_agent: String,
 }
 
+/// How a client authenticates.
+#[derive(Clone)]
+enum Auth {
+    /// An IAM token, sent as `X-Auth-Token`.
+    Token(String),
+    /// An AK/SK pair: every request is signed.
+    Key(SigningKey),
+}
+
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            Auth::Token(_) => "token <redacted>".to_string(),
+            Auth::Key(key) => format!("AK/SK {} / <redacted>", key.access_key()),
+        };
         f.debug_struct("ClientBuilder")
             .field("endpoint", &self.endpoint)
-            .field("token", &"<redacted>")
+            .field("auth", &auth)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("user_agent", &self.user_agent)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }
@@ -58,9 +76,28 @@ impl ClientBuilder {
     /// A builder for the server at `endpoint` (scheme, host, port and an optional path stem,
     /// e.g. `http://127.0.0.1:8080`), calling with `token`.
     pub fn new(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
+        Self::with_auth(endpoint.into(), Auth::Token(token.into()))
+    }
+
+    /// A builder for the server at `endpoint` whose client signs every request with `key`
+    /// (an access key / secret key pair, as Huawei Cloud's SDKs do).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use roma_assets::client::{ClientBuilder, SigningKey};
+    /// let key = SigningKey::new("MY-AK", "MY-SK")?;
+    /// let client = ClientBuilder::signed("https://roma.cn-north-4.myhuaweicloud.com", key).build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn signed(endpoint: impl Into<String>, key: SigningKey) -> Self {
+        Self::with_auth(endpoint.into(), Auth::Key(key))
+    }
+
+    fn with_auth(endpoint: String, auth: Auth) -> Self {
         ClientBuilder {
-            endpoint: endpoint.into(),
-            token: token.into(),
+            endpoint,
+            auth,
+            ca_bundle: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             user_agent: USER_AGENT.to_string(),
@@ -86,23 +123,58 @@ impl ClientBuilder {
         self
     }
 
-    /// Checks the endpoint and the token and builds the client.
+    /// Trusts the certificate authorities of a PEM file besides the system's (a private CA, or
+    /// the self-signed certificate of a local HTTPS endpoint).
+    pub fn ca_bundle(mut self, pem: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_bundle = Some(pem.into());
+        self
+    }
+
+    /// Checks the endpoint and the credential and builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
         let endpoint = check_endpoint(&self.endpoint)?;
-        check_token(&self.token)?;
-        let mut token = reqwest::header::HeaderValue::from_str(&self.token)
-            .map_err(|_| ClientError::InvalidRequest("the token is not a valid header".into()))?;
-        token.set_sensitive(true);
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(TOKEN_HEADER, token);
-        let http = reqwest::Client::builder()
+        let signer = match self.auth {
+            Auth::Token(token) => {
+                check_token(&token)?;
+                let mut token = reqwest::header::HeaderValue::from_str(&token).map_err(|_| {
+                    ClientError::InvalidRequest("the token is not a valid header".into())
+                })?;
+                token.set_sensitive(true);
+                headers.insert(TOKEN_HEADER, token);
+                Signer::none()
+            }
+            Auth::Key(key) => Signer::new(key),
+        };
+        let mut http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(self.user_agent)
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
+            .read_timeout(self.read_timeout);
+        if let Some(path) = &self.ca_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                ClientError::InvalidRequest(format!(
+                    "reading the CA bundle {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ClientError::InvalidRequest(format!("CA bundle {}: {e}", path.display()))
+            })?;
+            if certificates.is_empty() {
+                return Err(ClientError::InvalidRequest(format!(
+                    "CA bundle {}: no PEM certificate in it",
+                    path.display()
+                )));
+            }
+            for certificate in certificates {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| ClientError::InvalidRequest(format!("building the HTTP client: {e}")))?;
-        Ok(Client::new_with_client(&endpoint, http))
+        Ok(Client::new_with_client(&endpoint, http, signer))
     }
 }
 

@@ -46,3 +46,4 @@ pub use connect::{
 pub use error::{ApiFailure, ClientError, MAX_KEPT_BODY};
 pub use instance::{DownloadProgress, ImportOptions, InstanceClient, WaitOptions};
 pub use retry::{Method, RetryPolicy};
+pub use roma_assets_runtime::sign::SigningKey;

@@ -26,9 +26,9 @@ use crate::server::{
     self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
     DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
     ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams, ListAppsReply,
-    ListTasksParams, ListTasksReply, RequestContext, codes,
+    ListTasksParams, ListTasksReply, RequestContext, SigningKeys, codes,
 };
-use auth::Tokens;
+use auth::Credentials;
 use jobs::{ExportRequest, JobRunner, scope};
 use model::{Job, JobKind, JobStatus, ResourceType};
 use package::PackageLimits;
@@ -42,8 +42,8 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi/roma-assets.yaml");
 pub struct ServiceConfig {
     /// Where the database, uploads and archives live.
     pub data_dir: PathBuf,
-    /// Who may call.
-    pub tokens: Tokens,
+    /// Who may call: tokens and AK/SK pairs.
+    pub credentials: Credentials,
     /// Limits for reading uploaded packages.
     pub package_limits: PackageLimits,
     /// Every job stays RUNNING at least this long (zero by default); see [`JobRunner::new`].
@@ -79,7 +79,7 @@ pub struct Service {
 
 struct Inner {
     store: Arc<dyn Store>,
-    tokens: Tokens,
+    credentials: Credentials,
     upload_dir: PathBuf,
     archive_dir: PathBuf,
     package_limits: PackageLimits,
@@ -128,7 +128,7 @@ impl Service {
         Ok(Service {
             inner: Arc::new(Inner {
                 store,
-                tokens: config.tokens,
+                credentials: config.credentials,
                 upload_dir,
                 archive_dir,
                 package_limits: config.package_limits,
@@ -182,7 +182,9 @@ impl Service {
         credential: &Credential,
         project_id: &types::ProjectId,
     ) -> Result<(), ApiError> {
-        self.inner.tokens.authorize(credential, project_id.as_str())
+        self.inner
+            .credentials
+            .authorize(credential, project_id.as_str())
     }
 
     async fn create_job(&self, scope: model::Scope, kind: JobKind) -> Result<Job, ApiError> {
@@ -289,6 +291,13 @@ type PageReader<R> =
 fn page(offset: i64, limit: i64) -> (u64, u64) {
     // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
     (offset.max(0) as u64, limit.max(1) as u64)
+}
+
+/// The secret keys the generated layer checks signatures with: the configured AK/SK pairs.
+impl SigningKeys for Service {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        self.inner.credentials.secret_key(access_key)
+    }
 }
 
 impl Api for Service {

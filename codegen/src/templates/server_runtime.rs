@@ -17,6 +17,8 @@ use futures_util::Stream;
 
 #[allow(unused_imports)]
 use super::client::types;
+#[allow(unused_imports)]
+use roma_assets_runtime::sign;
 
 /// An error code of the document's `x-error-codes`, with the status it is sent with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,9 @@ struct Rejections {
     internal: ErrorCode,
     no_route: ErrorCode,
     method_not_allowed: ErrorCode,
+    /// A request signature that does not verify (the missing-credential code when the document
+    /// declares no signature scheme, so none is ever sent).
+    bad_signature: ErrorCode,
 }
 
 /// The request being served, for the log lines written while serving it.
@@ -277,27 +282,104 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// The API key of a request (`X-Auth-Token` or whatever the document's security scheme names).
-/// Its `Debug` never prints the value: tokens must not reach logs.
+/// Who is calling, as the generated layer established it. Its `Debug` never prints a key.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential(String);
+pub enum Credential {
+    /// An API key as presented (`X-Auth-Token` or whatever the document's security scheme
+    /// names). Whether it is valid is the implementation's to decide: compare it in constant
+    /// time.
+    Key(String),
+    /// An access key (AK) whose signature of this request the generated layer verified with the
+    /// secret key [`SigningKeys::secret_key`] gave for it.
+    Signed {
+        /// The access key.
+        access_key: String,
+    },
+}
 
 impl Credential {
-    /// Wraps a key (for tests and in-process callers).
+    /// An API key (for tests and in-process callers).
     pub fn new(value: impl Into<String>) -> Self {
-        Credential(value.into())
-    }
-
-    /// The key itself. Compare it in constant time.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Credential::Key(value.into())
     }
 }
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credential(<{} characters>)", self.0.chars().count())
+        match self {
+            Credential::Key(key) => write!(f, "Credential::Key(<{} characters>)", key.chars().count()),
+            Credential::Signed { access_key } => write!(f, "Credential::Signed({access_key})"),
+        }
     }
+}
+
+/// The secret keys of a server whose document declares a request-signature scheme: the one
+/// thing the generated verification needs from the implementation.
+pub trait SigningKeys {
+    /// The secret key (SK) of `access_key`, or `None` when no credential has this AK.
+    fn secret_key(&self, access_key: &str) -> Option<String>;
+}
+
+/// A credential as presented, before a signature is checked against the request it signs.
+enum Presented {
+    Key(Credential),
+    Signature(sign::Authorization),
+}
+
+fn bad_signature(error: sign::SignError) -> ApiError {
+    ApiError::new(REJECT.bad_signature, REJECT.bad_signature.meaning).with_details(error.to_string())
+}
+
+/// Reads the credential of an operation that may be signed: an `Authorization` header that
+/// claims the signature scheme is parsed (malformed: the bad-signature code), else the API key
+/// of `key` (header, min and max length) if the operation accepts one.
+fn present_credential(headers: &HeaderMap, key: Option<(&'static str, usize, usize)>) -> Result<Presented, ApiError> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION)
+        && sign::Authorization::claims(value.as_bytes())
+    {
+        let text = value
+            .to_str()
+            .map_err(|_| bad_signature(sign::SignError::Malformed("not visible ASCII")))?;
+        return sign::Authorization::parse(text).map(Presented::Signature).map_err(bad_signature);
+    }
+    let missing = |header: &str| {
+        ApiError::new(REJECT.missing_credential, "no credential in the request").with_details(format!(
+            "no {header} header and no SDK-HMAC-SHA256 Authorization header (AK/SK signature)"
+        ))
+    };
+    match key {
+        Some((name, min, max)) => match headers.get(name) {
+            None => Err(missing(name)),
+            Some(_) => extract_api_key(headers, name, min, max).map(Presented::Key),
+        },
+        None => Err(missing("API key")),
+    }
+}
+
+/// Checks a presented signature against the request (`payload`: the body read whole, or
+/// streamed and declared unsigned) with the secret key `keys` gives for its access key.
+fn authenticate<K: SigningKeys>(
+    keys: &K,
+    parts: &axum::http::request::Parts,
+    presented: Presented,
+    payload: sign::Payload<'_>,
+    max_skew_seconds: i64,
+) -> Result<Credential, ApiError> {
+    let authorization = match presented {
+        Presented::Key(credential) => return Ok(credential),
+        Presented::Signature(authorization) => authorization,
+    };
+    let secret = keys
+        .secret_key(&authorization.access_key)
+        .ok_or_else(|| bad_signature(sign::SignError::UnknownAccessKey))?;
+    let request = sign::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    sign::verify_now(&request, payload, &authorization, &secret, max_skew_seconds).map_err(bad_signature)?;
+    Ok(Credential::Signed { access_key: authorization.access_key })
 }
 
 /// What every operation receives besides its own inputs.
@@ -329,7 +411,7 @@ fn extract_api_key(headers: &HeaderMap, name: &'static str, min: usize, max: usi
     if count > max {
         return Err(ApiError::invalid_parameter(name, format!("longer than {max} characters")));
     }
-    Ok(Credential(value.to_string()))
+    Ok(Credential::Key(value.to_string()))
 }
 
 /// Where a value sits in a request, for error messages: `apps[3].id`, `query prefix`...
@@ -1169,8 +1251,14 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     limit: usize,
     shape: &'static Shape,
 ) -> Result<Option<T>, ApiError> {
+    let bytes = read_body(headers, body, limit).await?;
+    json_from_bytes(headers, bytes, shape)
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     check_declared_length(headers, limit)?;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_long = std::error::Error::source(&e)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_long {
@@ -1178,7 +1266,15 @@ async fn json_body<T: serde::de::DeserializeOwned>(
         } else {
             ApiError::invalid_parameter("body", format!("could not be read: {e}"))
         }
-    })?;
+    })
+}
+
+/// A JSON body already read: `None` when empty, else checked against `shape` and deserialized.
+fn json_from_bytes<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    shape: &'static Shape,
+) -> Result<Option<T>, ApiError> {
     if bytes.is_empty() {
         return Ok(None);
     }
