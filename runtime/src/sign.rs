@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! canonical request = METHOD \n canonical URI \n canonical query \n
-//!                     name:value \n ... (one line per signed header) \n
+//!                     name:value \n ... (one line per signed header) \n \n
 //!                     signed;header;names \n payload hash
 //! string to sign    = SDK-HMAC-SHA256 \n X-Sdk-Date \n hex(sha256(canonical request))
 //! signature         = hex(hmac_sha256(SK, string to sign))
@@ -323,6 +323,8 @@ pub fn canonical_request(
         }
         out.push(b'\n');
     }
+    // The header block ends with its own newline, then the field separator: an empty line.
+    out.push(b'\n');
     out.extend_from_slice(signed_headers.join(";").as_bytes());
     out.push(b'\n');
     out.extend_from_slice(payload_hash.as_bytes());
