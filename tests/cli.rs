@@ -16,6 +16,8 @@ use roma_assets::service::package::PackageLimits;
 use roma_assets::service::{Service, ServiceConfig};
 
 const TOKEN: &str = "cli-test-token";
+const ACCESS_KEY: &str = "CLITESTAK00000000001";
+const SECRET_KEY: &str = "cli-test-secret-key";
 
 /// The reference server on a runtime of its own, serving while the test runs the binary.
 struct Server {
@@ -35,6 +37,9 @@ fn server() -> Server {
     let base = runtime.block_on(async move {
         let mut tokens = Credentials::default();
         tokens.insert("demo", TOKEN);
+        tokens
+            .parse_key_spec(&format!("demo={ACCESS_KEY}:{SECRET_KEY}"))
+            .unwrap();
         let service = Service::open(ServiceConfig {
             data_dir,
             credentials: tokens,
@@ -452,4 +457,61 @@ fn an_unreachable_server_is_an_error_not_a_hang() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("talking to the server"));
+}
+
+#[test]
+fn ak_sk_from_the_official_sdks_variables_sign_every_request() {
+    let server = server();
+    let file = server.path("signed.zip");
+    server
+        .cli()
+        .env_remove("ROMA_ASSETS_TOKEN")
+        .env_remove("ROMA_ASSETS_PROJECT")
+        .env("HUAWEICLOUD_SDK_AK", ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", SECRET_KEY)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", "demo")
+        .args(["export", "--app", "demo-app-orders", "--wait", "--output"])
+        .arg(&file)
+        .assert()
+        .success();
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    // A wrong SK: the server's signature refusal, its code and request id, never the SK.
+    let assert = server
+        .cli()
+        .env_remove("ROMA_ASSETS_TOKEN")
+        .env("HUAWEICLOUD_SDK_AK", ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", "wrong-secret-key")
+        .args(["apps"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("APIG.0301"), "{stderr}");
+    assert!(stderr.contains("request id:"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-key"), "{stderr}");
+}
+
+#[test]
+fn a_missing_or_half_credential_is_a_usage_error_naming_the_variables() {
+    let server = server();
+    let run = |ak: Option<&str>, sk: Option<&str>| {
+        let mut cmd = server.cli();
+        cmd.env_remove("ROMA_ASSETS_TOKEN")
+            .env_remove("HUAWEICLOUD_SDK_AK")
+            .env_remove("HUAWEICLOUD_SDK_SK");
+        if let Some(ak) = ak {
+            cmd.env("HUAWEICLOUD_SDK_AK", ak);
+        }
+        if let Some(sk) = sk {
+            cmd.env("HUAWEICLOUD_SDK_SK", sk);
+        }
+        let output = cmd.arg("apps").assert().code(2).get_output().clone();
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let none = run(None, None);
+    assert!(
+        none.contains("ROMA_ASSETS_TOKEN") && none.contains("HUAWEICLOUD_SDK_AK"),
+        "{none}"
+    );
+    assert!(run(Some(ACCESS_KEY), None).contains("HUAWEICLOUD_SDK_SK"));
+    assert!(run(None, Some(SECRET_KEY)).contains("HUAWEICLOUD_SDK_AK"));
 }

@@ -12,41 +12,101 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::{ClientBuilder, ClientError, InstanceClient, WaitOptions, types};
+use crate::client::{ClientBuilder, ClientError, InstanceClient, SigningKey, WaitOptions, types};
 use crate::service::package::PackageError;
 
 /// The server to talk to, and as whom. Flattened into every command that calls the server.
+///
+/// As whom: a token (`--token`, ROMA_ASSETS_TOKEN), or an access key / secret key pair
+/// (`--access-key`/`--secret-key`, HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, the official Huawei
+/// Cloud SDKs' variables) with which every request is signed. A token, when given, wins.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ClientArgs {
-    /// Base URL of the ROMA asset API.
+    /// Base URL of the ROMA asset API (http:// or https://).
     #[arg(
         long,
         env = "ROMA_ASSETS_ENDPOINT",
         default_value = "http://127.0.0.1:8080"
     )]
     pub endpoint: String,
-    /// Project ID.
+    /// Project ID [default: $HUAWEICLOUD_SDK_PROJECT_ID, the official SDKs' variable].
     #[arg(long, env = "ROMA_ASSETS_PROJECT")]
-    pub project: types::ProjectId,
+    pub project: Option<types::ProjectId>,
     /// Instance ID.
     #[arg(long, env = "ROMA_ASSETS_INSTANCE")]
     pub instance: types::InstanceId,
     /// The X-Auth-Token. Prefer the environment variable: a flag shows in the process list.
     #[arg(long, env = "ROMA_ASSETS_TOKEN", hide_env_values = true)]
-    pub token: Secret,
+    pub token: Option<Secret>,
+    /// Access key (AK) to sign requests with, instead of a token.
+    #[arg(long, env = "HUAWEICLOUD_SDK_AK", hide_env_values = true)]
+    pub access_key: Option<Secret>,
+    /// Secret key (SK) of the access key. Prefer the environment variable.
+    #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true)]
+    pub secret_key: Option<Secret>,
+    /// A PEM file of certificate authorities to trust besides the system's (a private CA, or a
+    /// local HTTPS endpoint's self-signed certificate).
+    #[arg(long, env = "ROMA_ASSETS_CA_BUNDLE", value_name = "PEM")]
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// Print one JSON document on stdout instead of text, and no progress bars.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The environment variable the project falls back to.
+pub const PROJECT_ID_ENV: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
+
 impl ClientArgs {
-    /// The client these options describe.
-    pub fn connect(&self) -> Result<InstanceClient, ClientError> {
-        let client = ClientBuilder::new(&self.endpoint, &self.token.0).build()?;
+    /// The client these options describe. A missing or half-given credential or project is a
+    /// usage error naming the variables to set.
+    pub fn connect(&self) -> Result<InstanceClient, CliError> {
+        let project = match &self.project {
+            Some(project) => project.clone(),
+            None => {
+                let value = std::env::var(PROJECT_ID_ENV).map_err(|_| {
+                    CliError::Usage(format!(
+                        "no project: pass --project or set ROMA_ASSETS_PROJECT or {PROJECT_ID_ENV}"
+                    ))
+                })?;
+                value.parse().map_err(|e| {
+                    CliError::Usage(format!("{PROJECT_ID_ENV}: not a project id: {e}"))
+                })?
+            }
+        };
+        let builder = match (&self.token, &self.access_key, &self.secret_key) {
+            (Some(token), _, _) => ClientBuilder::new(&self.endpoint, &token.0),
+            (None, Some(ak), Some(sk)) => {
+                let key = SigningKey::new(&ak.0, &sk.0)
+                    .map_err(|e| CliError::Usage(format!("HUAWEICLOUD_SDK_AK/_SK: {e}")))?;
+                ClientBuilder::signed(&self.endpoint, key)
+            }
+            (None, Some(_), None) => {
+                return Err(CliError::Usage(
+                    "an access key without its secret key: set HUAWEICLOUD_SDK_SK (or --secret-key)"
+                        .into(),
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(CliError::Usage(
+                    "a secret key without its access key: set HUAWEICLOUD_SDK_AK (or --access-key)"
+                        .into(),
+                ));
+            }
+            (None, None, None) => {
+                return Err(CliError::Usage(
+                    "no credential: set ROMA_ASSETS_TOKEN (or --token), or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK to sign requests"
+                        .into(),
+                ));
+            }
+        };
+        let builder = match &self.ca_bundle {
+            Some(pem) => builder.ca_bundle(pem),
+            None => builder,
+        };
         Ok(InstanceClient::new(
-            client,
-            self.project.clone(),
+            builder.build()?,
+            project,
             self.instance.clone(),
         ))
     }
@@ -101,7 +161,7 @@ pub enum Done {
     JobFailed,
 }
 
-/// Why a command failed (exit 1).
+/// Why a command failed: exit 1, or 2 for [`CliError::Usage`].
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A call to the server failed.
@@ -113,6 +173,9 @@ pub enum CliError {
     /// Anything else, said in a sentence.
     #[error("{0}")]
     Message(String),
+    /// The command cannot run as given (exit 2, as clap's usage errors).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Exit code for a usage error (clap uses the same).
@@ -126,6 +189,10 @@ pub fn finish(result: Result<Done, CliError>, json: bool) -> ExitCode {
     match result {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::JobFailed) => ExitCode::from(EXIT_JOB_FAILED),
+        Err(error @ CliError::Usage(_)) => {
+            report(&error, json);
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(error) => {
             report(&error, json);
             ExitCode::FAILURE
