@@ -177,6 +177,65 @@ fn in_process(ctx: &Ctx) -> Result<Vec<Vec<Vec<f64>>>, String> {
     })
 }
 
+/// The generated router's status poll in process, with a token and with an AK/SK signature
+/// (the same signed request each time): ns per request, one value per round.
+fn signed_in_process(ctx: &Ctx) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let router = stubs::generated(Arc::new(stubs::Logic::new()?));
+    let path = stubs::status_path();
+    let signed = stubs::signed_get_headers("bench.local", &path)?;
+    let build = |signed_request: bool| {
+        let mut builder = axum::http::Request::builder()
+            .uri(path.as_str())
+            .method("GET");
+        if signed_request {
+            for (name, value) in &signed {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        } else {
+            builder = builder.header("x-auth-token", stubs::TOKEN);
+        }
+        builder
+            .body(axum::body::Body::empty())
+            .map_err(|e| e.to_string())
+    };
+    let n = if ctx.quick { 2_000 } else { 20_000 };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let (mut token, mut signed_ns) = (Vec::new(), Vec::new());
+        for round in 0..=ctx.rounds {
+            for signed_request in [false, true] {
+                let started = Instant::now();
+                for _ in 0..n {
+                    let response = router
+                        .clone()
+                        .oneshot(build(signed_request)?)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !response.status().is_success() {
+                        return Err(format!(
+                            "in-process signed={signed_request}: {}",
+                            response.status()
+                        ));
+                    }
+                    std::hint::black_box(response);
+                }
+                let ns = started.elapsed().as_nanos() as f64 / n as f64;
+                // Round 0 warms up.
+                if round > 0 {
+                    if signed_request {
+                        signed_ns.push(ns)
+                    } else {
+                        token.push(ns)
+                    }
+                }
+            }
+        }
+        Ok((token, signed_ns))
+    })
+}
+
 /// Runs part 1 into `block`.
 pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     let dir = ctx.fresh_dir("overhead")?;
@@ -272,6 +331,53 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
             Verdict::from(p99_s.is_some_and(|s| s.median <= 1.1)),
         );
     }
+
+    // The same generated server, its status poll authenticated by a token or by an AK/SK
+    // signature (signed once, replayed within the signature's 15 minutes, as a client polling
+    // with one signature would not: it signs each request; the client's signing cost is not
+    // the server's and is not measured here).
+    eprintln!("part 1: CheckAssetJobStatus, signed");
+    let generated = &servers[0];
+    let host = generated.base.trim_start_matches("http://").to_string();
+    let signed = stubs::signed_get_headers(&host, &stubs::status_path())?;
+    let signed_script = dir.join("status-signed.lua");
+    let pairs: Vec<(&str, &str)> = signed
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    write(&signed_script, wrk::script("GET", &pairs, None))?;
+    let variants = [
+        Variant {
+            name: "generated, X-Auth-Token".into(),
+            url: format!("{}{}", generated.base, stubs::status_path()),
+            script: status_script.clone(),
+        },
+        Variant {
+            name: "generated, AK/SK signature".into(),
+            url: format!("{}{}", generated.base, stubs::status_path()),
+            script: signed_script,
+        },
+    ];
+    let runs = compare(ctx, &variants, &load)?;
+    // token / signed throughput (> 1: signing costs), signed / token p99.
+    let tput = stats::ratios(&rps(&runs[0]), &rps(&runs[1]));
+    let p99_signed = stats::ratios(&p99(&runs[1]), &p99(&runs[0]));
+    text.push_str(&format!(
+        "**CheckAssetJobStatus, token vs AK/SK signature** (the generated server verifying \
+         `SDK-HMAC-SHA256`: canonical request, SHA-256, HMAC, constant-time compare)\n\n{}\n\
+         | Ratio, same round | throughput | p99 latency |\n| --- | --- | --- |\n\
+         | token req/s / signed req/s; signed p99 / token p99 | {} | {} |\n\n",
+        table(&variants, &runs),
+        stats::show(&tput, 3),
+        stats::show(&p99_signed, 3),
+    ));
+    block.target(
+        "1. Signed status poll cost".to_string(),
+        "≤ 1.25× a token-authenticated one (token req/s / signed req/s)",
+        stats::show(&tput, 3),
+        Verdict::from(Spread::of(&tput).is_some_and(|s| s.median <= 1.25)),
+    );
+
     drop(servers);
     eprintln!("part 1: in-process");
     let ns = in_process(ctx)?;
@@ -291,6 +397,14 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
         "| generated / hand-written (same contract), same round | {} | {} |\n",
         stats::show(&stats::ratios(&ns[0][0], &ns[1][0]), 3),
         stats::show(&stats::ratios(&ns[0][1], &ns[1][1]), 3)
+    ));
+    let (token_ns, signed_ns) = signed_in_process(ctx)?;
+    text.push_str(&format!(
+        "\nIn-process, CheckAssetJobStatus on the generated router: token {} ns, AK/SK signature \
+         {} ns per request; signed / token, same round: {}.\n",
+        stats::show(&token_ns, 0),
+        stats::show(&signed_ns, 0),
+        stats::show(&stats::ratios(&signed_ns, &token_ns), 3)
     ));
     block.section(text);
     Ok(())

@@ -53,6 +53,37 @@ pub fn status_path() -> String {
     format!("/v2/{PROJECT}/instances/{INSTANCE}/assets/jobs/{JOB_ID}")
 }
 
+/// Headers that sign a GET of `path` on `host` with the benchmark's AK/SK, now: `Host`,
+/// `X-Sdk-Date` and `Authorization`, as (name, value) pairs. Valid for the server's 15 minutes.
+pub fn signed_get_headers(host: &str, path: &str) -> Result<Vec<(String, String)>, String> {
+    use roma_assets_runtime::sign;
+    let key = sign::SigningKey::new(ACCESS_KEY, SECRET_KEY).map_err(|e| e.to_string())?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        host.parse().map_err(|_| format!("host {host}"))?,
+    );
+    sign::sign(
+        &mut headers,
+        "GET",
+        path,
+        None,
+        sign::Payload::Bytes(&[]),
+        &key,
+        chrono::Utc::now(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                value.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
 /// The path of ExportAsset.
 pub fn export_path() -> String {
     format!("/v2/{PROJECT}/instances/{INSTANCE}/assets/export")
