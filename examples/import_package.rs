@@ -10,11 +10,24 @@
 
 use std::error::Error;
 
-use roma_assets::client::types::CheckAssetJobStatusResponseStatus;
-use roma_assets::client::{ClientBuilder, ImportOptions, InstanceClient, WaitOptions};
+use roma_assets::client::{ClientBuilder, ClientError, ImportOptions, InstanceClient, WaitOptions};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for people (Display); a FAILED job (its reasons printed) exits 3.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let failed = e
+                .downcast_ref::<ClientError>()
+                .is_some_and(|e| matches!(e, ClientError::JobFailed(_)));
+            std::process::ExitCode::from(if failed { 3 } else { 1 })
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let file = args
         .next()
@@ -42,20 +55,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await?;
     let done = roma
-        .wait_for_job(&job, &WaitOptions::default(), |_| {})
+        .wait_for_success(&job, &WaitOptions::default(), |_| {})
         .await?;
     println!("job {} {}", job.as_str(), done.status);
-    for r in &done.reasons {
-        println!(
-            "  {} {}: {} {}",
-            r.resource_type,
-            r.resource_name.as_str(),
-            r.error_code.as_str(),
-            r.error_msg.as_str()
-        );
-    }
-    if done.status != CheckAssetJobStatusResponseStatus::Succeeded {
-        std::process::exit(3);
-    }
     Ok(())
 }

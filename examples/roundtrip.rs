@@ -16,35 +16,25 @@
 use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use roma_assets::client::types::{CheckAssetJobStatusResponse, CheckAssetJobStatusResponseStatus};
 use roma_assets::client::{ClientBuilder, ImportOptions, InstanceClient, WaitOptions, types};
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// Ends the example with the job's reasons if it did not succeed.
-fn succeeded(
-    job: CheckAssetJobStatusResponse,
-) -> Result<CheckAssetJobStatusResponse, Box<dyn Error>> {
-    if job.status == CheckAssetJobStatusResponseStatus::Succeeded {
-        return Ok(job);
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are printed for people (Display), not as Rust's Debug of the error value.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    let reasons: Vec<String> = job
-        .reasons
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}: {} {}",
-                r.resource_type, *r.resource_name, *r.error_code, *r.error_msg
-            )
-        })
-        .collect();
-    Err(format!("job {} {}: {}", *job.id, job.status, reasons.join("; ")).into())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn run() -> Result<(), Box<dyn Error>> {
     let endpoint = setting("ROMA_ASSETS_ENDPOINT", "http://127.0.0.1:8080");
     let token = std::env::var("ROMA_ASSETS_TOKEN").map_err(|_| "set ROMA_ASSETS_TOKEN")?;
     let project: types::ProjectId = setting("ROMA_ASSETS_PROJECT", "demo").parse()?;
@@ -71,12 +61,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let wait = WaitOptions::default();
     let export = roma.export([app.as_str()], &task_ids).await?;
-    let done = succeeded(
-        roma.wait_for_job(&export, &wait, |s| {
+    // A FAILED job is an error carrying its reasons (ClientError::JobFailed).
+    let done = roma
+        .wait_for_success(&export, &wait, |s| {
             eprintln!("  export {}: {:.0}%", s.status, s.progress_percent * 100.0)
         })
-        .await?,
-    )?;
+        .await?;
     let archive: types::ArchiveId = done.archive_id.as_deref().ok_or("no archive_id")?.parse()?;
 
     // The server accepts a file name of letters, digits, +, - and _ ending in .zip.
@@ -91,12 +81,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let import = roma.import_file(&package, &options, |_| {}).await;
     let _ = std::fs::remove_file(&package);
     let import = import?;
-    succeeded(
-        roma.wait_for_job(&import, &wait, |s| {
-            eprintln!("  import {}: {:.0}%", s.status, s.progress_percent * 100.0)
-        })
-        .await?,
-    )?;
+    roma.wait_for_success(&import, &wait, |s| {
+        eprintln!("  import {}: {:.0}%", s.status, s.progress_percent * 100.0)
+    })
+    .await?;
 
     let name: types::ListAppsName = prefix.as_str().parse()?;
     let apps = roma.list_apps(Some(&name), None, None).await?;

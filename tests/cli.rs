@@ -515,3 +515,62 @@ fn a_missing_or_half_credential_is_a_usage_error_naming_the_variables() {
     assert!(run(Some(ACCESS_KEY), None).contains("HUAWEICLOUD_SDK_SK"));
     assert!(run(None, Some(SECRET_KEY)).contains("HUAWEICLOUD_SDK_AK"));
 }
+
+/// Starts `roma-assets serve` on a free port over `data`, and waits for its banner.
+fn spawn_serve(data: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "demo=t"])
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut base = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("reading the banner");
+        if let Some(url) = line.trim().strip_prefix("base URL:") {
+            base = url.trim().to_string();
+            break;
+        }
+    }
+    assert!(!base.is_empty(), "serve printed no base URL");
+    (child, base)
+}
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut first, _) = spawn_serve(&data);
+    let refused = Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "demo=t"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(stderr.contains(&data.display().to_string()), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+
+    // kill -9: no graceful shutdown, the lock goes with the process.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, base) = spawn_serve(&data);
+    let health = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert_eq!(health, "ok\n", "the second server serves");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

@@ -264,6 +264,41 @@ async fn wait_for_job_ends_at_its_deadline_and_reports_each_poll() {
     assert_eq!(polls, stub.hits());
 }
 
+#[tokio::test]
+async fn wait_for_success_turns_a_failed_job_into_an_error_carrying_its_reasons() {
+    let failed = serde_json::json!({
+        "id": "j2", "type": "importAsset", "status": "FAILED", "progress_percent": 1.0,
+        "begin_time": "2019-12-06T06:49:04Z", "end_time": "2019-12-06T06:49:05Z",
+        "reasons": [{
+            "resource_type": "application", "resource_name": "orders",
+            "error_code": "ROMA.10040",
+            "error_msg": "an application with this name already exists",
+        }],
+    });
+    let stub = Stub::new(&[200], failed);
+    let client = instance(&stub.serve().await, RetryPolicy::none());
+    let job = "j2".parse().expect("a job id");
+    let error = client
+        .wait_for_success(&job, &WaitOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    let ClientError::JobFailed(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status.reasons.len(), 1);
+    let message = error.to_string();
+    assert!(
+        message.starts_with("job j2 FAILED: ROMA.10040 orders (application)"),
+        "{message}"
+    );
+    // The low-level wait hands the FAILED status back as an answer.
+    let status = client
+        .wait_for_job(&job, &WaitOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(status.status.to_string(), "FAILED");
+}
+
 #[test]
 fn bad_tokens_and_endpoints_are_refused_before_any_request() {
     for token in ["", "two words", "tab\t", "ü"] {

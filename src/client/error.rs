@@ -83,6 +83,10 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    /// The job ended FAILED ([`InstanceClient::wait_for_success`](super::InstanceClient::wait_for_success)):
+    /// its last status, whose `reasons` say why (one per asset that failed).
+    #[error("job {} FAILED: {}", .0.id.as_str(), failed_reasons(.0))]
+    JobFailed(Box<super::types::CheckAssetJobStatusResponse>),
     /// The job was still RUNNING when the wait's deadline passed. The job goes on.
     #[error("job {job_id} still RUNNING after {}s (it goes on; check it later)", .waited.as_secs())]
     Timeout {
@@ -91,6 +95,27 @@ pub enum ClientError {
         /// How long the wait lasted.
         waited: Duration,
     },
+}
+
+/// A FAILED job's reasons in one line: `ROMA.10040 orders (application): …; …`.
+fn failed_reasons(status: &super::types::CheckAssetJobStatusResponse) -> String {
+    if status.reasons.is_empty() {
+        return "no reason given".to_string();
+    }
+    status
+        .reasons
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} ({}): {}",
+                r.error_code.as_str(),
+                r.resource_name.as_str(),
+                r.resource_type,
+                r.error_msg.as_str()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// At most this many bytes of an unexpected answer's body are kept.

@@ -233,8 +233,25 @@ impl InstanceClient {
             .await
     }
 
+    /// Polls the job until it ends and returns its status if it SUCCEEDED; a FAILED job is
+    /// [`ClientError::JobFailed`], carrying its status and reasons. The easy path: an `Ok` is a
+    /// job that did what was asked. [`wait_for_job`](Self::wait_for_job) returns either status.
+    pub async fn wait_for_success(
+        &self,
+        job_id: &types::JobId,
+        options: &WaitOptions,
+        on_poll: impl FnMut(&types::CheckAssetJobStatusResponse),
+    ) -> Result<types::CheckAssetJobStatusResponse, ClientError> {
+        let status = self.wait_for_job(job_id, options, on_poll).await?;
+        match status.status {
+            types::CheckAssetJobStatusResponseStatus::Succeeded => Ok(status),
+            _ => Err(ClientError::JobFailed(Box::new(status))),
+        }
+    }
+
     /// Polls the job until it is no longer RUNNING and returns its last status, SUCCEEDED or
-    /// FAILED (check `status`; a FAILED job's `reasons` say why). `on_poll` sees every status
+    /// FAILED (check `status`; a FAILED job's `reasons` say why; see
+    /// [`wait_for_success`](Self::wait_for_success) to have a FAILED job be an error). `on_poll` sees every status
     /// read, the last one included. Pauses grow as [`WaitOptions`] says; past its `timeout` the
     /// wait ends with [`ClientError::Timeout`] (the job itself goes on).
     pub async fn wait_for_job(

@@ -7,7 +7,8 @@
 //!   timeout instead of progenitor's 15-second total timeout.
 //! - [`InstanceClient`]: a [`Client`] bound to one project and instance, with retries
 //!   ([`RetryPolicy`]: GETs retry transient failures, POSTs only a connection that never
-//!   opened), [`InstanceClient::wait_for_job`], [`InstanceClient::import_file`] with upload
+//!   opened), [`InstanceClient::wait_for_success`] (a FAILED job is an error) and
+//!   [`InstanceClient::wait_for_job`], [`InstanceClient::import_file`] with upload
 //!   progress and [`InstanceClient::download_to`].
 //! - [`ClientError`]: every failure, keeping all the server said ([`ApiFailure`]).
 //!
@@ -18,7 +19,7 @@
 //! let client = ClientBuilder::new("http://127.0.0.1:8080", "my-token").build()?;
 //! let demo = InstanceClient::new(client, "demo".parse()?, "demo".parse()?);
 //! let job = demo.export(["demo-app-orders"], Vec::<String>::new()).await?;
-//! let done = demo.wait_for_job(&job, &WaitOptions::default(), |_| {}).await?;
+//! let done = demo.wait_for_success(&job, &WaitOptions::default(), |_| {}).await?;
 //! if let Some(archive) = &done.archive_id {
 //!     demo.download_to(&archive.parse()?, "orders.zip", false, |_| {}).await?;
 //! }

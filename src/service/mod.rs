@@ -61,6 +61,16 @@ pub enum ServiceError {
         /// Why.
         source: StoreError,
     },
+    /// Another process serves this data directory (it holds its lock).
+    #[error(
+        "{path} is in use by another roma-assets server ({holder}); stop it, or pass another --data-dir"
+    )]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+        /// Who holds the lock, as its lock file says (`pid 1234`).
+        holder: String,
+    },
     /// A data directory could not be prepared.
     #[error("preparing {path}: {source}")]
     Io {
@@ -78,6 +88,9 @@ pub struct Service {
 }
 
 struct Inner {
+    /// The data directory's lock, held while the service lives (released by the OS on exit,
+    /// kill -9 included).
+    _lock: std::fs::File,
     store: Arc<dyn Store>,
     credentials: Credentials,
     upload_dir: PathBuf,
@@ -92,6 +105,7 @@ impl Service {
     /// database transaction, so no half-imported asset can remain.
     pub async fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
         let data_dir = config.data_dir.clone();
+        let lock = lock_data_dir(&data_dir)?;
         let upload_dir = data_dir.join("uploads");
         let archive_dir = data_dir.join("archives");
         for dir in [&upload_dir, &archive_dir] {
@@ -127,6 +141,7 @@ impl Service {
         let jobs = JobRunner::new(store.clone(), archive_dir.clone(), config.job_min_duration);
         Ok(Service {
             inner: Arc::new(Inner {
+                _lock: lock,
                 store,
                 credentials: config.credentials,
                 upload_dir,
@@ -291,6 +306,48 @@ type PageReader<R> =
 fn page(offset: i64, limit: i64) -> (u64, u64) {
     // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
     (offset.max(0) as u64, limit.max(1) as u64)
+}
+
+/// Takes the data directory's advisory lock (`flock` on `DATA_DIR/lock`), so that a second server
+/// on the same directory refuses to start instead of failing the first one's jobs. The lock dies
+/// with its process, kill -9 included: no stale lock file to clean up. The holder writes its
+/// process id into the file, for the refusal to name it.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ServiceError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let io = |source| ServiceError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let path = data_dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "a process that has not written its id yet".to_string(),
+                pid => format!("pid {pid}"),
+            };
+            return Err(ServiceError::Locked {
+                path: data_dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(file)
 }
 
 /// The secret keys the generated layer checks signatures with: the configured AK/SK pairs.
