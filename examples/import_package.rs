@@ -48,6 +48,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let options = ImportOptions {
         mode: None,
         prefix: args.next().map(|p| p.parse()).transpose()?,
+        upload_name: None,
     };
     let job = roma
         .import_file(&file, &options, |p| {

@@ -77,6 +77,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let options = ImportOptions {
         mode: None,
         prefix: Some(prefix.clone()),
+        upload_name: None,
     };
     let import = roma.import_file(&package, &options, |_| {}).await;
     let _ = std::fs::remove_file(&package);

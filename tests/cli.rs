@@ -516,11 +516,20 @@ fn a_missing_or_half_credential_is_a_usage_error_naming_the_variables() {
     assert!(run(None, Some(SECRET_KEY)).contains("HUAWEICLOUD_SDK_AK"));
 }
 
-/// Starts `roma-assets serve` on a free port over `data`, and waits for its banner.
-fn spawn_serve(data: &Path) -> (std::process::Child, String) {
+/// Starts `roma-assets serve --demo` (token `t`) on a free port over `data` with `extra`
+/// arguments, and waits for its banner.
+fn spawn_serve(data: &Path, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roma-assets"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--token", "demo=t"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "demo=t",
+        ])
+        .args(extra)
         .arg("--data-dir")
         .arg(data)
         .env_remove("RUST_LOG")
@@ -529,8 +538,9 @@ fn spawn_serve(data: &Path) -> (std::process::Child, String) {
         .spawn()
         .expect("starting serve");
     let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
     let mut base = String::new();
-    for line in BufReader::new(stdout).lines() {
+    for line in lines.by_ref() {
         let line = line.expect("reading the banner");
         if let Some(url) = line.trim().strip_prefix("base URL:") {
             base = url.trim().to_string();
@@ -538,6 +548,8 @@ fn spawn_serve(data: &Path) -> (std::process::Child, String) {
         }
     }
     assert!(!base.is_empty(), "serve printed no base URL");
+    // Keep reading: a closed pipe would make the server's next banner line fail.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, base)
 }
 
@@ -545,7 +557,7 @@ fn spawn_serve(data: &Path) -> (std::process::Child, String) {
 fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_dies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut first, _) = spawn_serve(&data);
+    let (mut first, _) = spawn_serve(&data, &[]);
     let refused = Command::new(env!("CARGO_BIN_EXE_roma-assets"))
         .args(["serve", "--listen", "127.0.0.1:0", "--token", "demo=t"])
         .arg("--data-dir")
@@ -561,7 +573,7 @@ fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_dies() 
     // kill -9: no graceful shutdown, the lock goes with the process.
     first.kill().unwrap();
     first.wait().unwrap();
-    let (mut second, base) = spawn_serve(&data);
+    let (mut second, base) = spawn_serve(&data, &[]);
     let health = tokio::runtime::Runtime::new().unwrap().block_on(async {
         reqwest::get(format!("{base}/healthz"))
             .await
@@ -571,6 +583,95 @@ fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_dies() 
             .unwrap()
     });
     assert_eq!(health, "ok\n", "the second server serves");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[test]
+fn a_package_name_the_server_refuses_is_caught_before_upload_and_upload_name_fixes_it() {
+    let server = server();
+    let exported = server.export_orders("orders.zip");
+    let awkward = server.path("orders (1).zip");
+    std::fs::copy(&exported, &awkward).unwrap();
+
+    let refused = server.cli().arg("import").arg(&awkward).assert().code(1);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(r#"file name "orders (1).zip" refused"#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--upload-name"), "{stderr}");
+
+    let inspect = server
+        .cli()
+        .args(["package", "inspect"])
+        .arg(&awkward)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&inspect.get_output().stderr).to_string();
+    assert!(stderr.contains("ROMA.10013"), "{stderr}");
+
+    server
+        .cli()
+        .env("ROMA_ASSETS_INSTANCE", "renamed")
+        .arg("import")
+        .arg(&awkward)
+        .args(["--upload-name", "orders.zip", "--wait"])
+        .assert()
+        .success();
+
+    let directory = server
+        .cli()
+        .arg("import")
+        .arg(server.path(""))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&directory.get_output().stderr).to_string();
+    assert!(stderr.contains("is a directory"), "{stderr}");
+}
+
+#[test]
+fn a_kill_9_during_a_job_leaves_it_failed_with_a_reason_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut first, base) = spawn_serve(&data, &["--job-min-duration-ms", "30000"]);
+    let cli = |base: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
+        cmd.env("ROMA_ASSETS_ENDPOINT", base)
+            .env("ROMA_ASSETS_PROJECT", "demo")
+            .env("ROMA_ASSETS_INSTANCE", "demo")
+            .env("ROMA_ASSETS_TOKEN", "t")
+            .env_remove("RUST_LOG")
+            .timeout(Duration::from_secs(60));
+        cmd
+    };
+    let started = cli(&base)
+        .args(["export", "--app", "demo-app-crm"])
+        .assert()
+        .success();
+    let job = String::from_utf8_lossy(&started.get_output().stdout)
+        .split_whitespace()
+        .last()
+        .expect("the job id")
+        .to_string();
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, base) = spawn_serve(&data, &[]);
+    let status = cli(&base).args(["job", &job, "--json"]).assert().code(3);
+    let status = json(&status.get_output().stdout);
+    assert_eq!(status["status"], "FAILED", "{status}");
+    assert_eq!(status["reasons"][0]["error_code"], "ROMA.10010", "{status}");
+    assert_eq!(
+        status["reasons"][0]["error_msg"],
+        "the server restarted while the job ran"
+    );
+    // The project's job slot is free again.
+    cli(&base)
+        .args(["export", "--app", "demo-app-crm", "--wait", "-o"])
+        .arg(dir.path().join("crm.zip"))
+        .assert()
+        .success();
     second.kill().unwrap();
     second.wait().unwrap();
 }

@@ -573,34 +573,6 @@ async fn tokens_are_scoped_to_their_project() {
     assert!(!download(&other, "other", "o", &archive).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_restart_marks_running_jobs_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = start_in(dir.path(), Duration::from_secs(30)).await;
-    let client1 = client(&first, DEMO_TOKEN);
-    let job = export(&client1, "demo", "demo", &["demo-app-crm"], &[]).await;
-    // A second server on the same data directory: what a restart finds.
-    let second = start_in(dir.path(), Duration::ZERO).await;
-    let client2 = client(&second, DEMO_TOKEN);
-    let status = wait(&client2, "demo", "demo", &job).await;
-    assert_eq!(
-        status.status,
-        types::CheckAssetJobStatusResponseStatus::Failed
-    );
-    assert_eq!(status.reasons[0].error_code.as_str(), "ROMA.10010");
-    assert_eq!(
-        status.reasons[0].error_msg.as_str(),
-        "the server restarted while the job ran"
-    );
-    assert!(status.archive_id.is_none());
-    // The project can run jobs again.
-    let next = export(&client2, "demo", "demo", &["demo-app-crm"], &[]).await;
-    assert_eq!(
-        wait(&client2, "demo", "demo", &next).await.status,
-        types::CheckAssetJobStatusResponseStatus::Succeeded
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Hostile packages: each kind gets its own code, up front, and the instance stays as it was.
 

@@ -417,6 +417,7 @@ fn limits_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
             pub const #ident: usize = #value;
         });
     };
+    let mut strings = Vec::new();
     let Some(components) = spec.components.as_ref() else {
         return Ok(quote!());
     };
@@ -462,6 +463,24 @@ fn limits_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
             for (property, child) in &o.properties {
                 if let ReferenceOr::Item(child) = child {
                     bounds(format!("{name}.{property}"), child);
+                    if let Some(rule) = ext(&child.schema_data.extensions, "x-file-name") {
+                        let what = format!("{name}.{property}: x-file-name");
+                        for (key, suffix) in [
+                            ("pattern", "FILE_NAME_PATTERN"),
+                            ("description", "FILE_NAME_RULE"),
+                        ] {
+                            let value = ext_str(rule, key, &what)?;
+                            let ident = format_ident!(
+                                "{}",
+                                format!("{name}.{property}_{suffix}").to_shouty_snake_case()
+                            );
+                            let doc = format!("`{name}.{property}`: `x-file-name` `{key}`.");
+                            strings.push(quote! {
+                                #[doc = #doc]
+                                pub const #ident: &str = #value;
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -483,6 +502,7 @@ fn limits_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
         /// agree with what this layer enforces.
         pub mod limits {
             #(#consts)*
+            #(#strings)*
         }
     })
 }

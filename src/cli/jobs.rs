@@ -39,8 +39,13 @@ pub struct ExportArgs {
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The package to import: a .zip whose name uses letters, digits, +, - and _ only.
+    /// The package to import: a .zip whose name uses letters, digits, +, - and _ only (else
+    /// give --upload-name).
     pub file: PathBuf,
+    /// Upload the package under this file name instead of its own (e.g. `orders.zip` for
+    /// `orders (1).zip`, which the server's naming rule refuses).
+    #[arg(long, value_name = "NAME.zip")]
+    pub upload_name: Option<String>,
     /// AddNew: every asset is created, an existing name fails the job. Merge: existing names
     /// are overwritten. The server's default is AddNew.
     #[arg(long, value_enum)]
@@ -179,6 +184,7 @@ pub async fn import(args: ImportArgs) -> Result<Done, CliError> {
     let options = ImportOptions {
         mode: args.mode.map(Into::into),
         prefix: args.prefix.clone(),
+        upload_name: args.upload_name.clone(),
     };
     let bar = out.bytes_bar("upload", Some(length));
     let shown = bar.clone();
@@ -251,11 +257,12 @@ fn started(out: Output, what: &str, job_id: &types::JobId) -> Done {
             download: None,
         });
     } else {
-        out.text(&format!(
-            "{what} job {} started\nfollow it with: roma-assets job {} --wait\n",
-            job_id.as_str(),
+        // The id alone on stdout, for scripts (`JOB=$(roma-assets export ...)`); words to stderr.
+        println!("{}", job_id.as_str());
+        eprintln!(
+            "{what} job started; follow it with: roma-assets job {} --wait",
             job_id.as_str()
-        ));
+        );
     }
     Done::Ok
 }

@@ -36,6 +36,17 @@ pub async fn run(command: PackageCommand) -> Result<Done, CliError> {
 
 async fn inspect(args: InspectArgs) -> Result<Done, CliError> {
     let out = Output::new(args.json);
+    // The server checks the upload's name first (ROMA.10013); so does inspect.
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(problem) = crate::client::package_name_problem(&name) {
+        return Err(CliError::Package(PackageError::BadFileName(format!(
+            "{problem}; or import it with --upload-name NAME.zip"
+        ))));
+    }
     let path = args.file.clone();
     // The reader is synchronous (zip); keep it off the async threads as the server does.
     let package =

@@ -201,6 +201,27 @@ pub fn token_problem(token: &str) -> Option<String> {
     None
 }
 
+/// What is wrong with `name` as the file name of an uploaded package, by the document's rule for
+/// ImportAsset's file part (its `x-file-name`, generated into `server::limits`), or `None`. The
+/// server refuses such a name with ROMA.10013 after the upload; the client and `package
+/// inspect` check it first. The message starts with the name, then the rule.
+pub fn package_name_problem(name: &str) -> Option<String> {
+    use crate::server::limits::{
+        IMPORT_ASSET_REQUEST_BODY_IMPORT_ASSET_REQUEST_BODY_FILE_NAME_PATTERN as PATTERN,
+        IMPORT_ASSET_REQUEST_BODY_IMPORT_ASSET_REQUEST_BODY_FILE_NAME_RULE as RULE,
+    };
+    use std::sync::LazyLock;
+    static REGEX: LazyLock<regress::Regex> = LazyLock::new(|| {
+        regress::Regex::new(PATTERN).expect("the generator compiled this pattern")
+    });
+    if REGEX.find(name).is_some() {
+        return None;
+    }
+    let shown: String = name.chars().take(40).collect();
+    let cut = if shown.len() < name.len() { "…" } else { "" };
+    Some(format!("file name {shown:?}{cut} refused: {RULE}"))
+}
+
 /// [`token_problem`] as a client error.
 pub fn check_token(token: &str) -> Result<(), ClientError> {
     match token_problem(token) {
@@ -254,6 +275,27 @@ mod tests {
         assert!(check_endpoint("ftp://example.com").is_err());
         assert!(check_endpoint("127.0.0.1:8080").is_err());
         assert!(check_endpoint("http://h/?x=1").is_err());
+    }
+
+    #[test]
+    fn package_names_follow_the_documents_rule() {
+        assert_eq!(package_name_problem("orders.zip"), None);
+        assert_eq!(package_name_problem("orders_v2+b-1.zip"), None);
+        for bad in [
+            "orders (1).zip",
+            "orders.v2.zip",
+            "CRM.ZIP",
+            "_x.zip",
+            ".zip",
+            "a.tar",
+        ] {
+            let problem = package_name_problem(bad).expect(bad);
+            assert!(
+                problem.starts_with(&format!("file name {bad:?} refused")),
+                "{problem}"
+            );
+            assert!(problem.chars().count() <= 128, "{problem}");
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct ImportOptions {
     pub mode: Option<types::ImportAssetMode>,
     /// Joined in front of every imported app and task name.
     pub prefix: Option<types::ImportAssetPrefix>,
+    /// The file name to upload the package under, instead of the file's own (which may break
+    /// the server's rule, [`package_name_problem`](super::package_name_problem)).
+    pub upload_name: Option<String>,
 }
 
 /// How far a download has got, as passed to [`InstanceClient::download_to`]'s callback.
@@ -180,8 +183,9 @@ impl InstanceClient {
     /// ImportAsset (POST, retried only if it never reached the server): uploads the package at
     /// `path`, streaming it, and calls `progress` as its bytes go out; returns the job id.
     ///
-    /// The server wants the file name (the path's last component) to be `name.zip` made of
-    /// letters, digits, `+`, `-` and `_`, starting with a letter or digit (ROMA.10013).
+    /// The server wants the uploaded file name (`options.upload_name`, else the path's last
+    /// component) to follow the document's rule ([`package_name_problem`](super::package_name_problem),
+    /// ROMA.10013): it is checked here, before anything is sent, as is that `path` is a file.
     pub async fn import_file(
         &self,
         path: impl AsRef<Path>,
@@ -189,6 +193,25 @@ impl InstanceClient {
         progress: impl Fn(UploadProgress) + Send + Sync + 'static,
     ) -> Result<types::JobId, ClientError> {
         let path = path.as_ref();
+        let metadata = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| ClientError::io(format!("reading {}", path.display()), e))?;
+        if metadata.is_dir() {
+            return Err(ClientError::InvalidRequest(format!(
+                "{} is a directory; import a package file (.zip)",
+                path.display()
+            )));
+        }
+        let own_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let upload_name = options.upload_name.clone().or(own_name).unwrap_or_default();
+        if let Some(problem) = super::package_name_problem(&upload_name) {
+            let hint = if options.upload_name.is_some() {
+                ""
+            } else {
+                "; upload it under another name (CLI: --upload-name NAME.zip)"
+            };
+            return Err(ClientError::InvalidRequest(format!("{problem}{hint}")));
+        }
         let progress = Arc::new(progress);
         let answer = self
             .retry
@@ -198,6 +221,7 @@ impl InstanceClient {
                 let file = UploadFile::from_path(path)
                     .await
                     .map_err(|e| ClientError::io(format!("opening {}", path.display()), e))?
+                    .with_file_name(upload_name.clone())
                     .with_progress(move |p| progress(p));
                 inner(
                     self.client

@@ -42,7 +42,7 @@ mod retry;
 
 pub use connect::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, MAX_TOKEN_CHARS, TOKEN_HEADER,
-    USER_AGENT, check_token, token_problem,
+    USER_AGENT, check_token, package_name_problem, token_problem,
 };
 pub use error::{ApiFailure, ClientError, MAX_KEPT_BODY};
 pub use instance::{DownloadProgress, ImportOptions, InstanceClient, WaitOptions};

@@ -169,6 +169,10 @@ pub enum PackageError {
     /// Not a zip, truncated, or an entry that does not decompress (ROMA.10011).
     #[error("package cannot be decompressed: {0}")]
     Corrupt(String),
+    /// The package's file name breaks the document's rule for uploads (checked by the server's
+    /// generated layer as the part arrives; by `package inspect` and the client before).
+    #[error("{0}")]
+    BadFileName(String),
     /// An entry whose name or type could escape or alias the package (ROMA.10030).
     #[error("entry `{entry}`: {reason}")]
     UnsafeEntry {
@@ -233,6 +237,7 @@ impl PackageError {
         use crate::server::codes;
         match self {
             PackageError::Corrupt(_) => codes::ROMA_10011,
+            PackageError::BadFileName(_) => codes::ROMA_10013,
             PackageError::UnsafeEntry { .. } => codes::ROMA_10030,
             PackageError::LimitExceeded(_) => codes::ROMA_10031,
             PackageError::DuplicateEntry(_) => codes::ROMA_10032,

@@ -125,6 +125,13 @@ impl UploadFile {
         self
     }
 
+    /// Sends the part under `file_name` instead (e.g. when the file's own name breaks the
+    /// server's rule for names).
+    pub fn with_file_name(mut self, file_name: impl Into<::std::string::String>) -> Self {
+        self.file_name = file_name.into();
+        self
+    }
+
     /// The file name the part is sent with.
     pub fn file_name(&self) -> &str {
         &self.file_name

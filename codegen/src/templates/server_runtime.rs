@@ -470,9 +470,14 @@ fn check_pattern(loc: &Loc<'_>, value: &str, regex: &regress::Regex, pattern: &s
 /// A file part's name against the document's `x-file-name` rule: refused with the rule's own
 /// code (its meaning as the message), naming the part, the file name and the rule.
 fn check_file_name(part: &str, file_name: Option<&str>, pattern: &Pattern, code: ErrorCode, rule: &str) -> Check {
+    // The fact first (which name), the rule after it: error details may be cut at 128 characters.
     let problem = match file_name {
-        None => format!("{part}: the file part has no file name; {rule}"),
-        Some(name) if pattern.regex.find(name).is_none() => format!("{part}: file name {name:?}: {rule}"),
+        None => format!("the file part {part} has no file name; {rule}"),
+        Some(name) if pattern.regex.find(name).is_none() => {
+            let shown: String = name.chars().take(40).collect();
+            let cut = if shown.len() < name.len() { "…" } else { "" };
+            format!("file name {shown:?}{cut} refused: {rule}")
+        }
         Some(_) => return Ok(()),
     };
     Err(ApiError::new(code, code.meaning).with_details(problem))
