@@ -16,7 +16,9 @@
 use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use roma_assets::client::{ClientBuilder, ImportOptions, InstanceClient, WaitOptions, types};
+use roma_assets::client::{
+    ClientBuilder, ImportOptions, InstanceClient, TaskQuery, WaitOptions, types,
+};
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -50,12 +52,17 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let roma = InstanceClient::new(client, project, instance);
 
     // The app's tasks go into the package with it.
-    let tasks = roma.list_tasks(None, None, Some(500)).await?;
-    let task_ids: Vec<String> = tasks
-        .tasks
+    let query = TaskQuery {
+        app_id: Some(app.clone()),
+        limit: Some(1000),
+        ..TaskQuery::default()
+    };
+    let task_ids: Vec<String> = roma
+        .list_tasks(&query)
+        .await?
+        .entities
         .into_iter()
-        .filter(|t| t.app_id == app)
-        .map(|t| t.id)
+        .map(|t| t.task_id.to_string())
         .collect();
     println!("exporting {app} with {} task(s)", task_ids.len());
 
@@ -89,13 +96,20 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let name: types::ListAppsName = prefix.as_str().parse()?;
     let apps = roma.list_apps(Some(&name), None, None).await?;
-    let name: types::ListTasksName = prefix.as_str().parse()?;
-    let tasks = roma.list_tasks(Some(&name), None, None).await?;
+    let query = TaskQuery {
+        name: Some(prefix.to_string()),
+        ..TaskQuery::default()
+    };
+    let tasks = roma.list_tasks(&query).await?;
     for a in &apps.apps {
-        println!("imported app {} ({})", a.name, a.id);
+        println!("imported app {} ({})", a.name.as_str(), a.id);
     }
-    for t in &tasks.tasks {
-        println!("imported task {} ({})", t.name, t.id);
+    for t in &tasks.entities {
+        println!(
+            "imported task {} ({})",
+            t.task_name.as_str(),
+            t.task_id.as_str()
+        );
     }
     println!(
         "roundtrip done: {} app(s), {} task(s) under prefix {}",

@@ -178,11 +178,11 @@ fn import_with_a_prefix_creates_prefixed_tasks() {
         .assert()
         .success();
     let page = json(&out.get_output().stdout);
-    let mut names: Vec<&str> = page["tasks"]
+    let mut names: Vec<&str> = page["entities"]
         .as_array()
         .expect("a task list")
         .iter()
-        .map(|t| t["name"].as_str().expect("a name"))
+        .map(|t| t["task_name"].as_str().expect("a name"))
         .collect();
     names.sort();
     assert_eq!(names, ["stg_orders-archive", "stg_orders-sync"]);

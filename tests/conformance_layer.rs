@@ -546,10 +546,14 @@ async fn empty_path_parameters_are_served_like_any_other_id() {
             .header("content-type", "application/json")
             .body(r#"{"apps":[]}"#),
         http.post(on("assets/import")).multipart(form()),
+        http.post(on("assets/delete"))
+            .header("content-type", "application/json")
+            .body(r#"{"apps":[],"tasks":[]}"#),
         http.get(on("assets/jobs/j1")),
         http.get(on("assets/archives/a1")),
         http.get(on("apps")),
-        http.get(on("tasks")),
+        http.get(on("apps/demo-app-crm")),
+        http.get(format!("{base}/v2//fdi/instances/demo/tasks")),
     ];
     for request in requests {
         support::expect_error(request, 403, "ROMA.1006", support::ROMA).await;

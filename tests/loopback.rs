@@ -157,12 +157,22 @@ impl server::Api for TestApi {
         params: ListAppsParams,
     ) -> ListAppsReply {
         // Echoes the paging it received, to show the document's defaults were applied.
-        let app = types::AppSummary {
+        let user = types::ServerAppInfoUser {
+            user_id: "u".into(),
+            user_name: "user".into(),
+        };
+        let app = types::ServerAppInfo {
             id: format!("offset={} limit={}", params.offset, params.limit),
-            name: params.name.unwrap_or_default(),
-            description: String::new(),
-            created_at: "2019-12-06T06:49:04Z".parse().unwrap(),
-            updated_at: "2019-12-06T06:49:04Z".parse().unwrap(),
+            name: params.name.unwrap_or_else(|| "app".into()).parse().unwrap(),
+            remark: "".parse().unwrap(),
+            roles: vec![types::ServerAppInfoRolesItem::Read],
+            create_time: "2019-12-06T06:49:04Z".parse().unwrap(),
+            update_time: "2019-12-06T06:49:04Z".parse().unwrap(),
+            created_user: user.clone(),
+            last_updated_user: user,
+            owner: params.owner.unwrap_or(true),
+            key: "KEY0001".parse().unwrap(),
+            favorite: params.favorite.unwrap_or(false),
         };
         ListAppsReply::Ok(types::ListAppsResponse {
             total: 1,
@@ -180,7 +190,34 @@ impl server::Api for TestApi {
         ListTasksReply::Ok(types::ListTasksResponse {
             total: 0,
             size: 0,
-            tasks: vec![],
+            entities: vec![],
+        })
+    }
+
+    async fn check_roma_app_details(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        params: server::CheckRomaAppDetailsParams,
+    ) -> server::CheckRomaAppDetailsReply {
+        ApiError::new(codes::ROMA_10042, "no such application")
+            .with_details(format!("application {}", params.app_id.as_str()))
+            .into()
+    }
+
+    async fn delete_asset(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: server::DeleteAssetParams,
+        body: types::AssetOperateRequest,
+    ) -> server::DeleteAssetReply {
+        server::DeleteAssetReply::Ok(types::DeleteAssetResponse {
+            job_id: Some(
+                format!("job-delete-{}-{}", body.apps.len(), body.tasks.len())
+                    .parse()
+                    .unwrap(),
+            ),
         })
     }
 }
@@ -328,12 +365,12 @@ async fn query_defaults_and_bounds_of_the_listings_come_from_the_document() {
     let (base, _) = start(Default::default()).await;
     let client = client(&base);
     let page = client
-        .list_apps(&id("p"), &id("i"), None, None, None)
+        .list_apps(&id("p"), &id("i"), None, None, None, None, None, None, None)
         .await
         .expect("list")
         .into_inner();
     assert_eq!(
-        page.apps[0].id, "offset=0 limit=100",
+        page.apps[0].id, "offset=0 limit=10",
         "the document's defaults are applied"
     );
     let http = http_client(Some(("x-auth-token", TOKEN)));
@@ -371,13 +408,22 @@ async fn query_defaults_and_bounds_of_the_listings_come_from_the_document() {
         .list_apps(
             &id("p"),
             &id("i"),
+            None,
+            Some(true),
             std::num::NonZeroU64::new(7),
             Some(&id("ord")),
             Some(3),
+            Some(false),
+            None,
         )
         .await
-        .unwrap();
-    assert_eq!(page.into_inner().apps[0].id, "offset=3 limit=7");
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.apps[0].id, "offset=3 limit=7");
+    assert!(
+        page.apps[0].favorite && !page.apps[0].owner,
+        "booleans reach the handler"
+    );
 }
 
 #[tokio::test]
@@ -917,9 +963,13 @@ async fn ak_sk_alone_authenticates_every_operation_of_the_generated_client() {
         .list_apps(
             &project,
             &instance,
+            None,
+            None,
             Some(5.try_into().unwrap()),
             Some(&id("orders app")),
             Some(0),
+            None,
+            None,
         )
         .await
         .expect("list with a query");

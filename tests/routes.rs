@@ -260,6 +260,23 @@ impl roma::Api for Unreachable {
     ) -> roma::ListTasksReply {
         unreachable!("{REACHED}")
     }
+    async fn check_roma_app_details(
+        &self,
+        _: roma::RequestContext,
+        _: roma::Credential,
+        _: roma::CheckRomaAppDetailsParams,
+    ) -> roma::CheckRomaAppDetailsReply {
+        unreachable!("{REACHED}")
+    }
+    async fn delete_asset(
+        &self,
+        _: roma::RequestContext,
+        _: roma::Credential,
+        _: roma::DeleteAssetParams,
+        _: roma_assets::client::types::AssetOperateRequest,
+    ) -> roma::DeleteAssetReply {
+        unreachable!("{REACHED}")
+    }
 }
 
 impl shelf::Api for Unreachable {
@@ -317,6 +334,8 @@ fn roma_assets() -> (Document, Generated) {
             reply!(roma, DownloadAssetArchive, DownloadAssetArchiveReply),
             reply!(roma, ListApps, ListAppsReply),
             reply!(roma, ListTasks, ListTasksReply),
+            reply!(roma, CheckRomaAppDetails, CheckRomaAppDetailsReply),
+            reply!(roma, DeleteAsset, DeleteAssetReply),
         ],
     };
     (Document::read("openapi/roma-assets.yaml"), generated)

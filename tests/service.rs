@@ -163,30 +163,69 @@ async fn import(
     Ok(answer.into_inner().job_id.expect("a job id").to_string())
 }
 
-/// (name, id, app_id-or-empty) of every app and task of an instance, plus their timestamps.
+/// (name, id, app_id-or-empty) of every app and task of an instance, plus their timestamps,
+/// each list sorted by name.
 async fn snapshot(client: &Client, project: &str, instance: &str) -> (Vec<String>, Vec<String>) {
     let apps = client
-        .list_apps(&id(project), &id(instance), None, None, None)
+        .list_apps(
+            &id(project),
+            &id(instance),
+            None,
+            None,
+            std::num::NonZeroU64::new(500),
+            None,
+            None,
+            None,
+            None,
+        )
         .await
         .expect("apps")
         .into_inner();
     let tasks = client
-        .list_tasks(&id(project), &id(instance), None, None, None)
+        .list_tasks(
+            &id(project),
+            &id(instance),
+            None,
+            None,
+            std::num::NonZeroU64::new(1000),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         .await
         .expect("tasks")
         .into_inner();
     assert_eq!(apps.total as usize, apps.apps.len());
-    (
-        apps.apps
-            .iter()
-            .map(|a| format!("{} {} {} {}", a.name, a.id, a.description, a.updated_at))
-            .collect(),
-        tasks
-            .tasks
-            .iter()
-            .map(|t| format!("{} {} {} {}", t.name, t.id, t.app_id, t.updated_at))
-            .collect(),
-    )
+    assert_eq!(tasks.total as usize, tasks.entities.len());
+    let mut apps: Vec<String> = apps
+        .apps
+        .iter()
+        .map(|a| format!("{} {} {} {}", *a.name, a.id, *a.remark, a.update_time))
+        .collect();
+    let mut tasks: Vec<String> = tasks
+        .entities
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} {} {}",
+                *t.task_name, *t.task_id, *t.source_app_id, t.last_modified_time
+            )
+        })
+        .collect();
+    apps.sort();
+    tasks.sort();
+    (apps, tasks)
 }
 
 fn names(rows: &[String]) -> Vec<&str> {
@@ -533,13 +572,33 @@ async fn tokens_are_scoped_to_their_project() {
     .unwrap();
     assert_api_error(
         signed
-            .list_apps(&id("demo"), &id("demo"), None, None, None)
+            .list_apps(
+                &id("demo"),
+                &id("demo"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             .await,
         403,
         "ROMA.1006",
     );
     let own = signed
-        .list_apps(&id("other"), &id("demo"), None, None, None)
+        .list_apps(
+            &id("other"),
+            &id("demo"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         .await;
     assert_eq!(own.expect("its own project").status(), 200);
     // Unknown jobs and archives of another project are not found, whatever their id.

@@ -29,6 +29,8 @@ pub fn assets(
             id: format!("{stem}-task-{i:03}"),
             name: format!("{stem}-task-{i:03}"),
             app_id: format!("{stem}-app-{:03}", i % apps.max(1)),
+            task_type: Default::default(),
+            task_tag: String::new(),
             source: serde_json::json!({"type": "mysql", "table": format!("t{i}"), "blob": blob(setting_chars)}),
             target: serde_json::json!({"type": "kafka", "topic": format!("topic{i}"), "blob": blob(setting_chars)}),
         })

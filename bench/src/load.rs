@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use roma_assets::client::{Client, Error, InstanceClient, UploadFile, types};
+use roma_assets::client::{Client, Error, InstanceClient, TaskQuery, UploadFile, types};
 use roma_assets::service::package::{PackageLimits, read_package};
 
 use crate::procs::{Server, mib};
@@ -506,7 +506,10 @@ async fn status_flow(
     );
     log.requests += 1;
     instance
-        .list_tasks(None, None, Some(100))
+        .list_tasks(&TaskQuery {
+            limit: Some(100),
+            ..Default::default()
+        })
         .await
         .map_err(|e| format!("listing tasks: {e}"))?;
     Ok(())
@@ -559,15 +562,24 @@ async fn seed(base: &str, packages: &[PathBuf]) -> Result<(Vec<Client>, Vec<Sour
             .map_err(|e| e.to_string())?
             .apps
             .into_iter()
-            .map(|a| (a.id, a.name))
+            .map(|a| (a.id, a.name.to_string()))
             .collect();
         let tasks = src
-            .list_tasks(None, None, Some(500))
+            .list_tasks(&TaskQuery {
+                limit: Some(500),
+                ..Default::default()
+            })
             .await
             .map_err(|e| e.to_string())?
-            .tasks
+            .entities
             .into_iter()
-            .map(|t| (t.id, t.name, t.app_id))
+            .map(|t| {
+                (
+                    t.task_id.to_string(),
+                    t.task_name.to_string(),
+                    t.source_app_id.to_string(),
+                )
+            })
             .collect();
         clients.push(client);
         sources.push(Source { apps, tasks });
@@ -589,18 +601,26 @@ async fn everything(
             .await
             .map_err(|e| e.to_string())?;
         let size = got.apps.len();
-        apps.extend(got.apps.into_iter().map(|a| (a.id, a.name)));
+        apps.extend(got.apps.into_iter().map(|a| (a.id, a.name.to_string())));
         if size < 500 {
             break;
         }
     }
     for page in 0..1000u64 {
-        let got = ic
-            .list_tasks(None, Some(page * 500), Some(500))
-            .await
-            .map_err(|e| e.to_string())?;
-        let size = got.tasks.len();
-        tasks.extend(got.tasks.into_iter().map(|t| (t.id, t.name, t.app_id)));
+        let query = TaskQuery {
+            offset: Some(page * 500),
+            limit: Some(500),
+            ..Default::default()
+        };
+        let got = ic.list_tasks(&query).await.map_err(|e| e.to_string())?;
+        let size = got.entities.len();
+        tasks.extend(got.entities.into_iter().map(|t| {
+            (
+                t.task_id.to_string(),
+                t.task_name.to_string(),
+                t.source_app_id.to_string(),
+            )
+        }));
         if size < 500 {
             break;
         }

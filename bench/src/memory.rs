@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use roma_assets::client::{ImportOptions, InstanceClient, types};
+use roma_assets::client::{ImportOptions, InstanceClient, TaskQuery, types};
 
 use crate::procs::{Memory, Server, mib};
 use crate::report::{Block, Verdict};
@@ -78,10 +78,13 @@ async fn import_once(
         ));
     }
     let listed = target
-        .list_tasks(None, None, Some(1))
+        .list_tasks(&TaskQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())?;
-    if listed.total != tasks {
+    if listed.total != tasks as i64 {
         return Err(format!("{} tasks imported, {tasks} expected", listed.total));
     }
     Ok(Sample {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use roma_assets::client::{ImportOptions, InstanceClient, WaitOptions, types};
+use roma_assets::client::{ImportOptions, InstanceClient, TaskQuery, WaitOptions, types};
 
 use crate::procs::Server;
 use crate::report::{Block, Verdict};
@@ -71,12 +71,15 @@ async fn roundtrips(
         .map(|a| a.id)
         .collect();
     let tasks: Vec<String> = src
-        .list_tasks(None, None, Some(500))
+        .list_tasks(&TaskQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())?
-        .tasks
+        .entities
         .into_iter()
-        .map(|t| t.id)
+        .map(|t| t.task_id.to_string())
         .collect();
     if apps.len() + tasks.len() != 100 {
         return Err(format!(

@@ -73,13 +73,16 @@ pub fn signed_get_headers(host: &str, path: &str) -> Result<Vec<(String, String)
         chrono::Utc::now(),
     )
     .map_err(|e| e.to_string())?;
+    // wrk adds its own `Host` unless the script sets that exact key: send the signed one as
+    // `Host`, not as a second, lower-case header (two Host values do not verify).
     Ok(headers
         .iter()
         .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                value.to_str().unwrap_or_default().to_string(),
-            )
+            let name = match name.as_str() {
+                "host" => "Host".to_string(),
+                other => other.to_string(),
+            };
+            (name, value.to_str().unwrap_or_default().to_string())
         })
         .collect())
 }
@@ -260,6 +263,25 @@ impl Api for StubApi {
         _credential: Credential,
         _params: ListTasksParams,
     ) -> ListTasksReply {
+        not_benchmarked().into()
+    }
+
+    async fn check_roma_app_details(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: server::CheckRomaAppDetailsParams,
+    ) -> server::CheckRomaAppDetailsReply {
+        not_benchmarked().into()
+    }
+
+    async fn delete_asset(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: server::DeleteAssetParams,
+        _body: types::AssetOperateRequest,
+    ) -> server::DeleteAssetReply {
         not_benchmarked().into()
     }
 }

@@ -36,6 +36,22 @@ pub struct ExportArgs {
     pub client: ClientArgs,
 }
 
+/// Options of `delete`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("assets").args(["apps", "tasks"]).required(true).multiple(true)))]
+pub struct DeleteArgs {
+    /// ID of an application to delete (repeatable). Its tasks must be deleted with it.
+    #[arg(long = "app", value_name = "ID", num_args = 1..)]
+    pub apps: Vec<String>,
+    /// ID of a task to delete (repeatable).
+    #[arg(long = "task", value_name = "ID", num_args = 1..)]
+    pub tasks: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -168,6 +184,18 @@ pub async fn export(args: ExportArgs) -> Result<Done, CliError> {
     };
     let done = report(out, &job_id, &job, Some(downloaded));
     Ok(done)
+}
+
+/// Runs `delete`: a job like export and import (exit 3 if it FAILED, nothing deleted then).
+pub async fn delete(args: DeleteArgs) -> Result<Done, CliError> {
+    let out = Output::new(args.client.json);
+    let client = args.client.connect()?;
+    let job_id = client.delete(&args.apps, &args.tasks).await?;
+    if !args.wait.wait {
+        return Ok(started(out, "delete", &job_id));
+    }
+    let job = wait(&client, &job_id, &args.wait, out).await?;
+    Ok(report(out, &job_id, &job, None))
 }
 
 /// Runs `import`.

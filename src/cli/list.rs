@@ -1,47 +1,113 @@
-//! `roma-assets apps` and `roma-assets tasks`: list an instance's applications and tasks, to
-//! find ids to export and to see what an import did. One page per call; no paging loop here.
+//! `roma-assets apps`, `app show` and `tasks`: an instance's applications and tasks, to find ids
+//! to export or delete and to see what an import did. One page per call; no paging loop here.
+//! Tables fit 100 columns (long names and remarks are cut with `…`); `--json` prints the
+//! server's answer as it is.
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::common::{CliError, ClientArgs, Done};
 use super::output::{Output, print_json, table, time};
-use crate::client::types;
+use crate::client::{TaskQuery, types};
 
-/// Options of `apps` and `tasks`.
+/// Options of `apps`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub struct AppsArgs {
     /// Only those whose name contains this text (case-sensitive).
-    #[arg(long, value_parser = parse_name)]
-    pub name: Option<String>,
+    #[arg(long, value_parser = parse::<types::ListAppsName>)]
+    pub name: Option<types::ListAppsName>,
     /// Skip this many.
     #[arg(long)]
     pub offset: Option<u64>,
-    /// Show at most this many (1..500; the server's default is 100).
+    /// Show at most this many (1..500; the server's default is 10).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=500))]
     pub limit: Option<u64>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
-/// The document's limit on the `name` filter (shared by both operations).
-fn parse_name(name: &str) -> Result<String, String> {
-    types::ListAppsName::try_from(name)
-        .map(|_| name.to_string())
-        .map_err(|e| e.to_string())
+/// Options of `tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only those whose name contains this text (case-sensitive).
+    #[arg(long, value_parser = parse::<types::ListTasksTaskName>)]
+    pub name: Option<types::ListTasksTaskName>,
+    /// Only the tasks of this application.
+    #[arg(long, value_name = "APP_ID")]
+    pub app: Option<String>,
+    /// Only started (running) or stopped tasks.
+    #[arg(long, value_enum)]
+    pub status: Option<RunState>,
+    /// Only real-time or scheduled tasks.
+    #[arg(long = "type", value_enum)]
+    pub task_type: Option<TaskKind>,
+    /// Skip this many.
+    #[arg(long)]
+    pub offset: Option<u64>,
+    /// Show at most this many (1..1000; the server's default is 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// A task's run state, as `--status` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunState {
+    /// Started (FDI status 1).
+    Running,
+    /// Stopped or never started (FDI status 0).
+    Stopped,
+}
+
+/// A task's type, as `--type` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskKind {
+    /// Runs continuously.
+    Realtime,
+    /// Runs on a schedule.
+    Timing,
+}
+
+/// `app` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Show one application (CheckRomaAppDetails).
+    Show(AppShowArgs),
+}
+
+/// Options of `app show`.
+#[derive(Debug, Args)]
+pub struct AppShowArgs {
+    /// The application's id.
+    pub app_id: types::AppId,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// A value checked against the document's bounds for it (the generated type's own check).
+fn parse<T: TryFrom<String>>(text: &str) -> Result<T, String>
+where
+    T::Error: std::fmt::Display,
+{
+    T::try_from(text.to_string()).map_err(|e| e.to_string())
+}
+
+/// `text` cut to `max` characters, ending in `…` when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
 }
 
 /// Runs `apps`.
-pub async fn apps(args: ListArgs) -> Result<Done, CliError> {
+pub async fn apps(args: AppsArgs) -> Result<Done, CliError> {
     let out = Output::new(args.client.json);
     let client = args.client.connect()?;
-    let name = args
-        .name
-        .as_deref()
-        .map(types::ListAppsName::try_from)
-        .transpose()
-        .map_err(|e| CliError::Message(format!("--name: {e}")))?;
     let page = client
-        .list_apps(name.as_ref(), args.offset, args.limit)
+        .list_apps(args.name.as_ref(), args.offset, args.limit)
         .await?;
     if out.json {
         print_json(&page);
@@ -52,54 +118,124 @@ pub async fn apps(args: ListArgs) -> Result<Done, CliError> {
         .iter()
         .map(|a| {
             vec![
-                a.id.clone(),
-                a.name.clone(),
-                time(&a.updated_at),
-                a.description.clone(),
+                cut(&a.id, 32),
+                cut(&a.name, 20),
+                if a.favorite { "*" } else { "" }.to_string(),
+                time(&a.update_time),
+                cut(&a.remark, 24),
             ]
         })
         .collect();
     if !rows.is_empty() {
-        out.text(&table(&["ID", "NAME", "UPDATED", "DESCRIPTION"], &rows));
+        out.text(&table(&["ID", "NAME", "FAV", "UPDATED", "REMARK"], &rows));
     }
     out.text(&footer(page.size, page.total, "apps"));
+    if page.total == 0 && args.name.is_none() {
+        empty_instance_hint(&out, &args.client);
+    }
+    Ok(Done::Ok)
+}
+
+/// Runs `app show`.
+pub async fn app_show(args: AppShowArgs) -> Result<Done, CliError> {
+    let out = Output::new(args.client.json);
+    let client = args.client.connect()?;
+    let app = client.app(&args.app_id).await?;
+    if out.json {
+        print_json(&app);
+        return Ok(Done::Ok);
+    }
+    let roles: Vec<String> = app.roles.iter().map(ToString::to_string).collect();
+    let fields = [
+        ("id", app.id.clone()),
+        ("name", app.name.to_string()),
+        ("remark", app.remark.to_string()),
+        ("key", app.key.to_string()),
+        ("favorite", app.favorite.to_string()),
+        ("owner", app.owner.to_string()),
+        ("roles", roles.join(", ")),
+        (
+            "created",
+            format!(
+                "{} by {}",
+                time(&app.create_time),
+                app.created_user.user_name
+            ),
+        ),
+        (
+            "updated",
+            format!(
+                "{} by {}",
+                time(&app.update_time),
+                app.last_updated_user.user_name
+            ),
+        ),
+    ];
+    let text: String = fields
+        .iter()
+        .map(|(name, value)| format!("{name:<9} {value}\n"))
+        .collect();
+    out.text(&text);
     Ok(Done::Ok)
 }
 
 /// Runs `tasks`.
-pub async fn tasks(args: ListArgs) -> Result<Done, CliError> {
+pub async fn tasks(args: TasksArgs) -> Result<Done, CliError> {
     let out = Output::new(args.client.json);
     let client = args.client.connect()?;
-    let name = args
-        .name
-        .as_deref()
-        .map(types::ListTasksName::try_from)
-        .transpose()
-        .map_err(|e| CliError::Message(format!("--name: {e}")))?;
-    let page = client
-        .list_tasks(name.as_ref(), args.offset, args.limit)
-        .await?;
+    let query = TaskQuery {
+        name: args.name.as_ref().map(|n| n.to_string()),
+        app_id: args.app.clone(),
+        running: args.status.map(|s| s == RunState::Running),
+        task_type: args.task_type.map(|t| match t {
+            TaskKind::Realtime => types::ListTasksTaskType::Realtime,
+            TaskKind::Timing => types::ListTasksTaskType::Timing,
+        }),
+        offset: args.offset,
+        limit: args.limit,
+    };
+    let page = client.list_tasks(&query).await?;
     if out.json {
         print_json(&page);
         return Ok(Done::Ok);
     }
     let rows: Vec<Vec<String>> = page
-        .tasks
+        .entities
         .iter()
         .map(|t| {
             vec![
-                t.id.clone(),
-                t.name.clone(),
-                t.app_id.clone(),
-                time(&t.updated_at),
+                cut(&t.task_id, 28),
+                cut(&t.task_name, 18),
+                t.task_type.to_string(),
+                if t.status == 1 { "running" } else { "stopped" }.to_string(),
+                t.execute_status.to_string(),
+                cut(&t.source_app_id, 20),
             ]
         })
         .collect();
     if !rows.is_empty() {
-        out.text(&table(&["ID", "NAME", "APP", "UPDATED"], &rows));
+        out.text(&table(
+            &["ID", "NAME", "TYPE", "STATUS", "EXECUTION", "APP"],
+            &rows,
+        ));
     }
-    out.text(&footer(page.size, page.total, "tasks"));
+    let (size, total) = (page.size.max(0) as u64, page.total.max(0) as u64);
+    out.text(&footer(size, total, "tasks"));
+    if total == 0 && args.name.is_none() && args.app.is_none() {
+        empty_instance_hint(&out, &args.client);
+    }
     Ok(Done::Ok)
+}
+
+/// An instance that holds nothing is often a typo: say so (on stderr, so scripts see only the
+/// listing).
+fn empty_instance_hint(out: &Output, client: &ClientArgs) {
+    if !out.json {
+        eprintln!(
+            "note: instance {:?} holds nothing; check --instance (or ROMA_ASSETS_INSTANCE)",
+            client.instance.as_str()
+        );
+    }
 }
 
 fn footer(size: u64, total: u64, what: &str) -> String {
@@ -110,5 +246,17 @@ fn footer(size: u64, total: u64, what: &str) -> String {
             format!("{size} of {total} {what} (more with --offset and --limit)\n")
         }
         _ => format!("{total} {what}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis() {
+        assert_eq!(cut("orders", 20), "orders");
+        assert_eq!(cut("abcdefghij", 5), "abcd…");
+        assert_eq!(cut("ééééé", 5), "ééééé");
     }
 }

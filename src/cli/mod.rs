@@ -33,9 +33,12 @@ pub enum Command {
     /// Run the reference server: a persistent local ROMA asset service.
     Serve(serve::ServeArgs),
     /// List the applications of an instance.
-    Apps(list::ListArgs),
+    Apps(list::AppsArgs),
+    /// Show one application.
+    #[command(subcommand)]
+    App(list::AppCommand),
     /// List the data-integration tasks of an instance.
-    Tasks(list::ListArgs),
+    Tasks(list::TasksArgs),
     /// Start exporting applications and tasks; with --wait or -o, follow the job and download
     /// the package.
     Export(jobs::ExportArgs),
@@ -43,6 +46,8 @@ pub enum Command {
     Import(jobs::ImportArgs),
     /// Show an asset job's status (exit 3 if it FAILED); with --wait, follow it to its end.
     Job(jobs::JobArgs),
+    /// Delete applications and tasks, all or nothing (a job; with --wait, follow it).
+    Delete(jobs::DeleteArgs),
     /// Download the package of a succeeded export (once: the server then forgets it).
     Download(jobs::DownloadArgs),
     /// Work with package files, offline.
@@ -71,6 +76,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Tasks(args) => {
             let json = args.client.json;
             finish(list::tasks(args).await, json)
+        }
+        Command::App(list::AppCommand::Show(args)) => {
+            let json = args.client.json;
+            finish(list::app_show(args).await, json)
+        }
+        Command::Delete(args) => {
+            let json = args.client.json;
+            finish(jobs::delete(args).await, json)
         }
         Command::Export(args) => {
             let json = args.client.json;

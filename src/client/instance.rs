@@ -49,6 +49,23 @@ pub struct ImportOptions {
     pub upload_name: Option<String>,
 }
 
+/// Which tasks [`InstanceClient::list_tasks`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    /// Name contains this (the page's `task_name`).
+    pub name: Option<String>,
+    /// Tasks of this application.
+    pub app_id: Option<String>,
+    /// Started (`true`) or stopped.
+    pub running: Option<bool>,
+    /// Real-time or scheduled.
+    pub task_type: Option<types::ListTasksTaskType>,
+    /// Skip this many.
+    pub offset: Option<u64>,
+    /// At most this many (the server's default is 10).
+    pub limit: Option<u64>,
+}
+
 /// How far a download has got, as passed to [`InstanceClient::download_to`]'s callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DownloadProgress {
@@ -115,7 +132,17 @@ impl InstanceClient {
             .run(Method::Get, || async {
                 inner(
                     self.client
-                        .list_apps(&self.project_id, &self.instance_id, limit, name, offset)
+                        .list_apps(
+                            &self.project_id,
+                            &self.instance_id,
+                            None,
+                            None,
+                            limit,
+                            name,
+                            offset,
+                            None,
+                            None,
+                        )
                         .await,
                 )
                 .await
@@ -123,24 +150,106 @@ impl InstanceClient {
             .await
     }
 
-    /// ListTasks (GET, retried): the tasks whose name contains `name`, a page at a time.
+    /// ListTasks (GET, retried): one page of the tasks `query` keeps (the reference page's
+    /// filters that a command line needs; the generated [`Client::list_tasks`] has them all).
     pub async fn list_tasks(
         &self,
-        name: Option<&types::ListTasksName>,
-        offset: Option<u64>,
-        limit: Option<u64>,
+        query: &TaskQuery,
     ) -> Result<types::ListTasksResponse, ClientError> {
-        let (offset, limit) = page(offset, limit)?;
+        let (offset, limit) = page(query.offset, query.limit)?;
+        let name = query
+            .name
+            .as_deref()
+            .map(types::ListTasksTaskName::try_from)
+            .transpose()
+            .map_err(|e| ClientError::InvalidRequest(format!("task name: {e}")))?;
+        let app = query
+            .app_id
+            .as_deref()
+            .map(types::ListTasksSourceAppId::try_from)
+            .transpose()
+            .map_err(|e| ClientError::InvalidRequest(format!("application id: {e}")))?;
         self.retry
             .run(Method::Get, || async {
                 inner(
                     self.client
-                        .list_tasks(&self.project_id, &self.instance_id, limit, name, offset)
+                        .list_tasks(
+                            &self.project_id,
+                            &self.instance_id,
+                            None,
+                            None,
+                            limit,
+                            None,
+                            offset,
+                            None,
+                            None,
+                            app.as_ref(),
+                            None,
+                            query.running.map(i64::from),
+                            None,
+                            None,
+                            None,
+                            None,
+                            name.as_ref(),
+                            None,
+                            query.task_type,
+                        )
                         .await,
                 )
                 .await
             })
             .await
+    }
+
+    /// CheckRomaAppDetails (GET, retried): one application.
+    pub async fn app(&self, app_id: &types::AppId) -> Result<types::ServerAppInfo, ClientError> {
+        self.retry
+            .run(Method::Get, || async {
+                inner(
+                    self.client
+                        .check_roma_app_details(&self.project_id, &self.instance_id, app_id)
+                        .await,
+                )
+                .await
+            })
+            .await
+    }
+
+    /// DeleteAsset (POST, retried only if it never reached the server): starts deleting the
+    /// given apps and tasks, all or nothing; returns the job id.
+    pub async fn delete<A, T>(&self, app_ids: A, task_ids: T) -> Result<types::JobId, ClientError>
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        T: IntoIterator,
+        T::Item: Into<String>,
+    {
+        let body = types::AssetOperateRequest {
+            apps: app_ids
+                .into_iter()
+                .map(|id| types::AssetExportRequestApps {
+                    id: Some(id.into()),
+                })
+                .collect(),
+            tasks: task_ids
+                .into_iter()
+                .map(|id| types::AssetExportRequestTasks {
+                    id: Some(id.into()),
+                })
+                .collect(),
+        };
+        let answer = self
+            .retry
+            .run(Method::Post, || async {
+                inner(
+                    self.client
+                        .delete_asset(&self.project_id, &self.instance_id, &body)
+                        .await,
+                )
+                .await
+            })
+            .await?;
+        job_id(answer.job_id.map(String::from))
     }
 
     /// ExportAsset (POST, retried only if it never reached the server): starts exporting the

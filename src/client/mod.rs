@@ -45,6 +45,6 @@ pub use connect::{
     USER_AGENT, check_token, package_name_problem, token_problem,
 };
 pub use error::{ApiFailure, ClientError, MAX_KEPT_BODY};
-pub use instance::{DownloadProgress, ImportOptions, InstanceClient, WaitOptions};
+pub use instance::{DownloadProgress, ImportOptions, InstanceClient, TaskQuery, WaitOptions};
 pub use retry::{Method, RetryPolicy};
 pub use roma_assets_runtime::sign::SigningKey;

@@ -15,7 +15,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::RwLock;
 
 use super::model::{App, AppAsset, Job, JobKind, JobStatus, Scope, Task};
-use super::store::{ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed};
+use super::store::{
+    AppFilter, DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed,
+    TaskFilter,
+};
 
 /// How many jobs [`CachedStore`] keeps by default (the oldest go first).
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -106,21 +109,30 @@ impl<S: Store> Store for CachedStore<S> {
     fn list_apps(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &AppFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<App>), StoreError> {
-        self.inner.list_apps(scope, name, offset, limit)
+        self.inner.list_apps(scope, filter, offset, limit)
     }
 
     fn list_tasks(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &TaskFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Task>), StoreError> {
-        self.inner.list_tasks(scope, name, offset, limit)
+        self.inner.list_tasks(scope, filter, offset, limit)
+    }
+
+    fn delete_assets(
+        &self,
+        scope: &Scope,
+        app_ids: &[String],
+        task_ids: &[String],
+    ) -> Result<DeleteOutcome, StoreError> {
+        self.inner.delete_assets(scope, app_ids, task_ids)
     }
 
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
@@ -318,20 +330,28 @@ mod tests {
         fn list_apps(
             &self,
             s: &Scope,
-            n: Option<&str>,
+            f: &AppFilter,
             o: u64,
             l: u64,
         ) -> Result<(u64, Vec<App>), StoreError> {
-            self.inner.list_apps(s, n, o, l)
+            self.inner.list_apps(s, f, o, l)
         }
         fn list_tasks(
             &self,
             s: &Scope,
-            n: Option<&str>,
+            f: &TaskFilter,
             o: u64,
             l: u64,
         ) -> Result<(u64, Vec<Task>), StoreError> {
-            self.inner.list_tasks(s, n, o, l)
+            self.inner.list_tasks(s, f, o, l)
+        }
+        fn delete_assets(
+            &self,
+            s: &Scope,
+            a: &[String],
+            t: &[String],
+        ) -> Result<DeleteOutcome, StoreError> {
+            self.inner.delete_assets(s, a, t)
         }
         fn apps_by_ids(&self, s: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
             self.inner.apps_by_ids(s, ids)

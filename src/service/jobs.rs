@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset};
 use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageTasks};
-use super::store::{ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
+use super::store::{DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
 use crate::server::codes;
 
 /// At most this many applications and tasks in one job: the document's `x-max-combined-items`
@@ -59,6 +59,13 @@ impl JobRunner {
     pub fn spawn_export(&self, job: Job, request: ExportRequest) {
         let (store, dir) = (self.store.clone(), self.archive_dir.clone());
         self.spawn(job, move |job| run_export(&*store, &dir, job, &request));
+    }
+
+    /// Starts a deletion job already created (RUNNING) in the store: `request`'s apps and tasks
+    /// go, all or nothing.
+    pub fn spawn_delete(&self, job: Job, request: ExportRequest) {
+        let store = self.store.clone();
+        self.spawn(job, move |job| run_delete(&*store, job, &request));
     }
 
     /// Starts an import job already created (RUNNING) in the store, of the package `upload`
@@ -153,6 +160,29 @@ fn server_reason(message: &str) -> Reason {
     )
 }
 
+/// A deletion: ids without an `id` field are reasons; the store checks the rest and deletes in
+/// one transaction, or changes nothing.
+fn run_delete(
+    store: &dyn Store,
+    job: &Job,
+    request: &ExportRequest,
+) -> Result<JobOutcome, StoreError> {
+    if request.items_without_id > 0 {
+        return Ok(failed(Reason::new(
+            ResourceType::Application,
+            "(no id)",
+            codes::ROMA_10041.code,
+            &format!("{} requested item(s) have no id", request.items_without_id),
+        )));
+    }
+    Ok(
+        match store.delete_assets(&job.scope, &request.app_ids, &request.task_ids)? {
+            DeleteOutcome::Deleted(..) => JobOutcome::Succeeded { archive_id: None },
+            DeleteOutcome::Rejected(reasons) => JobOutcome::Failed { reasons },
+        },
+    )
+}
+
 fn run_export(
     store: &dyn Store,
     archive_dir: &std::path::Path,
@@ -239,6 +269,8 @@ fn run_export(
             id: t.id.clone(),
             name: t.name.clone(),
             app_id: t.app_id.clone(),
+            task_type: t.task_type,
+            task_tag: t.task_tag.clone(),
             source: t.source.clone(),
             target: t.target.clone(),
         })

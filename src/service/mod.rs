@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod convert;
 pub mod jobs;
 pub mod model;
 pub mod package;
@@ -23,16 +24,17 @@ use tokio::io::AsyncWriteExt;
 
 use crate::client::types;
 use crate::server::{
-    self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
-    DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
-    ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams, ListAppsReply,
-    ListTasksParams, ListTasksReply, RequestContext, SigningKeys, codes,
+    self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply,
+    CheckRomaAppDetailsParams, CheckRomaAppDetailsReply, Credential, DeleteAssetParams,
+    DeleteAssetReply, DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams,
+    ExportAssetReply, ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams,
+    ListAppsReply, ListTasksParams, ListTasksReply, RequestContext, SigningKeys, codes,
 };
 use auth::Credentials;
-use jobs::{ExportRequest, JobRunner, scope};
+use jobs::{JobRunner, scope};
 use model::{Job, JobKind, JobStatus, ResourceType};
 use package::PackageLimits;
-use store::{ImportMode, SqliteStore, Store, StoreError};
+use store::{AppFilter, ImportMode, SqliteStore, Store, StoreError};
 
 /// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/roma-assets.yaml");
@@ -281,6 +283,7 @@ fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, String> {
         type_: match job.kind {
             JobKind::Export => types::CheckAssetJobStatusResponseType::ExportAsset,
             JobKind::Import => types::CheckAssetJobStatusResponseType::ImportAsset,
+            JobKind::Delete => types::CheckAssetJobStatusResponseType::DeleteAsset,
         },
         status: match job.status {
             JobStatus::Running => types::CheckAssetJobStatusResponseStatus::Running,
@@ -298,10 +301,6 @@ fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, String> {
         end_time: job.end_time.map(time),
     })
 }
-
-/// A page reader of the store: [`Store::list_apps`] or [`Store::list_tasks`].
-type PageReader<R> =
-    fn(&dyn Store, &model::Scope, Option<&str>, u64, u64) -> Result<(u64, Vec<R>), StoreError>;
 
 fn page(offset: i64, limit: i64) -> (u64, u64) {
     // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
@@ -441,28 +440,35 @@ impl Api for Service {
         credential: Credential,
         params: ListAppsParams,
     ) -> ListAppsReply {
-        let query = (params.offset, params.limit, params.name);
-        let summary = |a: model::App| types::AppSummary {
-            id: a.id,
-            name: a.name,
-            description: a.description,
-            created_at: time(a.created_at),
-            updated_at: time(a.updated_at),
-        };
-        let (project, instance) = (&params.project_id, &params.instance_id);
-        let listed = self
-            .page_of(
+        reply(self.list_apps(credential, params).await)
+    }
+
+    async fn check_roma_app_details(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: CheckRomaAppDetailsParams,
+    ) -> CheckRomaAppDetailsReply {
+        let id = params.app_id.to_string();
+        let found = self
+            .with_store(
                 &credential,
-                project,
-                instance,
-                query,
-                <dyn Store>::list_apps,
-                summary,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.apps_by_ids(scope, &[id]),
             )
             .await;
-        reply(listed.map(|(total, apps)| {
-            let size = apps.len() as u64;
-            ListAppsReply::Ok(types::ListAppsResponse { total, size, apps })
+        reply(found.and_then(|apps| match apps.into_iter().next() {
+            Some(app) => Ok(CheckRomaAppDetailsReply::Ok(convert::app_info(
+                app,
+                &params.project_id,
+            )?)),
+            None => Err(
+                ApiError::new(codes::ROMA_10042, "no such application").with_details(format!(
+                    "application {:.64} does not exist in this instance",
+                    params.app_id.as_str()
+                )),
+            ),
         }))
     }
 
@@ -472,29 +478,17 @@ impl Api for Service {
         credential: Credential,
         params: ListTasksParams,
     ) -> ListTasksReply {
-        let query = (params.offset, params.limit, params.name);
-        let summary = |t: model::Task| types::TaskSummary {
-            id: t.id,
-            name: t.name,
-            app_id: t.app_id,
-            created_at: time(t.created_at),
-            updated_at: time(t.updated_at),
-        };
-        let (project, instance) = (&params.project_id, &params.instance_id);
-        let listed = self
-            .page_of(
-                &credential,
-                project,
-                instance,
-                query,
-                <dyn Store>::list_tasks,
-                summary,
-            )
-            .await;
-        reply(listed.map(|(total, tasks)| {
-            let size = tasks.len() as u64;
-            ListTasksReply::Ok(types::ListTasksResponse { total, size, tasks })
-        }))
+        reply(self.list_tasks(credential, params).await)
+    }
+
+    async fn delete_asset(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: DeleteAssetParams,
+        body: types::AssetOperateRequest,
+    ) -> DeleteAssetReply {
+        reply(self.delete(credential, params, body).await)
     }
 }
 
@@ -504,25 +498,102 @@ fn reply<R: From<ApiError>>(result: Result<R, ApiError>) -> R {
 }
 
 impl Service {
-    /// Checks the token for `project`, then runs `work` on the store off the async threads.
-    /// A store failure is a 500 whose cause is logged, not sent.
-    /// One page of ListApps or ListTasks: the store's rows for `(offset, limit, name)` (as the
-    /// generated layer checked them), each mapped to its summary, and how many match in all.
-    async fn page_of<R: Send + 'static, T>(
+    /// ListApps: the store's page for the filters a local server can apply. One user owns every
+    /// application of a project with every role, so `owner=false` (shared by others) and a
+    /// `user_name` other than the project's user keep nothing, and any `auth_role` keeps all.
+    async fn list_apps(
         &self,
-        credential: &Credential,
-        project: &types::ProjectId,
-        instance: &types::InstanceId,
-        (offset, limit, name): (i64, i64, Option<String>),
-        read: PageReader<R>,
-        summary: impl Fn(R) -> T,
-    ) -> Result<(u64, Vec<T>), ApiError> {
-        let (offset, limit) = page(offset, limit);
-        let read = move |store: &dyn Store, scope: &model::Scope| {
-            read(store, scope, name.as_deref(), offset, limit)
+        credential: Credential,
+        params: ListAppsParams,
+    ) -> Result<ListAppsReply, ApiError> {
+        let (offset, limit) = page(params.offset, params.limit);
+        let nobody = params.owner == Some(false)
+            || params
+                .user_name
+                .as_deref()
+                .is_some_and(|user| user != convert::user_name(&params.project_id));
+        let filter = AppFilter {
+            name: params.name,
+            favorite: params.favorite,
         };
-        let (total, rows) = self.with_store(credential, project, instance, read).await?;
-        Ok((total, rows.into_iter().map(summary).collect()))
+        let (total, apps) = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| {
+                    if nobody {
+                        return Ok((0, Vec::new()));
+                    }
+                    store.list_apps(scope, &filter, offset, limit)
+                },
+            )
+            .await?;
+        let apps = apps
+            .into_iter()
+            .map(|app| convert::app_info(app, &params.project_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListAppsReply::Ok(types::ListAppsResponse {
+            total,
+            size: apps.len() as u64,
+            apps,
+        }))
+    }
+
+    /// ListTasks (FDI): every filter of the reference page, `task_name` or the SDK's `name`.
+    async fn list_tasks(
+        &self,
+        credential: Credential,
+        params: ListTasksParams,
+    ) -> Result<ListTasksReply, ApiError> {
+        let (offset, limit) = page(params.offset, params.limit);
+        let filter = convert::task_filter(&params);
+        let instance = params.instance_id.to_string();
+        let (total, tasks) = self
+            .with_store(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
+                move |store, scope| store.list_tasks(scope, &filter, offset, limit),
+            )
+            .await?;
+        let entities = tasks
+            .into_iter()
+            .map(|task| convert::task_bean(task, &instance))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListTasksReply::Ok(types::ListTasksResponse {
+            total: total as i64,
+            size: entities.len() as i64,
+            entities,
+        }))
+    }
+
+    /// DeleteAsset: a job, sharing the one-running-job rule with export and import.
+    async fn delete(
+        &self,
+        credential: Credential,
+        params: DeleteAssetParams,
+        body: types::AssetOperateRequest,
+    ) -> Result<DeleteAssetReply, ApiError> {
+        self.authorize(&credential, &params.project_id)?;
+        let request = convert::asset_ids(
+            body.apps.into_iter().map(|a| a.id),
+            body.tasks.into_iter().map(|t| t.id),
+        );
+        let job = self
+            .create_job(
+                scope(&params.project_id, &params.instance_id),
+                JobKind::Delete,
+            )
+            .await?;
+        let job_id = job.id.clone();
+        self.inner.jobs.spawn_delete(job, request);
+        let job_id = job_id
+            .try_into()
+            .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
+        Ok(DeleteAssetReply::Ok(types::DeleteAssetResponse {
+            job_id: Some(job_id),
+        }))
     }
 
     async fn with_store<T: Send + 'static>(
@@ -547,19 +618,10 @@ impl Service {
         body: types::AssetExportRequest,
     ) -> Result<ExportAssetReply, ApiError> {
         self.authorize(&credential, &params.project_id)?;
-        let mut request = ExportRequest::default();
-        let mut push = |list: &mut Vec<String>, id: Option<String>| match id {
-            Some(id) if !list.contains(&id) => list.push(id),
-            Some(_) => {}
-            None => request.items_without_id += 1,
-        };
-        let (mut app_ids, mut task_ids) = (Vec::new(), Vec::new());
-        body.apps.into_iter().for_each(|a| push(&mut app_ids, a.id));
-        body.tasks
-            .into_iter()
-            .for_each(|t| push(&mut task_ids, t.id));
-        request.app_ids = app_ids;
-        request.task_ids = task_ids;
+        let request = convert::asset_ids(
+            body.apps.into_iter().map(|a| a.id),
+            body.tasks.into_iter().map(|t| t.id),
+        );
         let job = self
             .create_job(
                 scope(&params.project_id, &params.instance_id),

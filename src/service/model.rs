@@ -18,22 +18,27 @@ pub struct Scope {
     pub instance_id: String,
 }
 
-/// An application of an instance. `name` is unique per instance.
+/// An application of an instance. `name` and `key` are unique per instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct App {
     /// Stable id, unique per instance.
     pub id: String,
     /// Unique per instance.
     pub name: String,
-    /// Free text.
+    /// Free text (the API's `remark`).
     pub description: String,
+    /// The application's access key (generated, unique per instance; not carried in packages).
+    pub key: String,
+    /// Whether its user favoured it.
+    pub favorite: bool,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// When last changed (e.g. overwritten by a Merge import).
     pub updated_at: DateTime<Utc>,
 }
 
-/// A data-integration task of an instance. Belongs to one app; `name` is unique per instance.
+/// A data-integration task of an instance. Belongs to one app (the owner of both its source and
+/// its target data sources); `name` is unique per instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     /// Stable id, unique per instance.
@@ -42,6 +47,16 @@ pub struct Task {
     pub name: String,
     /// The owning application's id, in the same instance.
     pub app_id: String,
+    /// Real-time or scheduled.
+    pub task_type: TaskType,
+    /// Free tag, possibly empty.
+    pub task_tag: String,
+    /// Started (1) or stopped (0): FDI's `status`.
+    pub running: bool,
+    /// FDI's execution status (`UNSTARTED`, `RUNNING`, ...).
+    pub execute_status: String,
+    /// 1 when created, one more each time an import overwrites it.
+    pub version: u32,
     /// Source settings (connection, table, query...), as JSON.
     pub source: serde_json::Value,
     /// Target settings, as JSON.
@@ -66,7 +81,7 @@ pub struct AppAsset {
     pub description: String,
 }
 
-/// A task as carried in a package.
+/// A task as carried in a package. Its run state is not: an imported task starts stopped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskAsset {
@@ -76,6 +91,12 @@ pub struct TaskAsset {
     pub name: String,
     /// Id of the owning app; that app is always in the same package.
     pub app_id: String,
+    /// Real-time (the default, for packages written before the field existed) or scheduled.
+    #[serde(default)]
+    pub task_type: TaskType,
+    /// Free tag.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub task_tag: String,
     /// Source settings.
     pub source: serde_json::Value,
     /// Target settings.
@@ -104,6 +125,29 @@ impl From<&TaskAsset> for TaskHead {
     }
 }
 
+/// An FDI task's type.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskType {
+    /// `REALTIME`: runs continuously.
+    #[default]
+    Realtime,
+    /// `TIMING`: runs on a schedule.
+    Timing,
+}
+
+impl TaskType {
+    /// As the API and the store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Realtime => "REALTIME",
+            TaskType::Timing => "TIMING",
+        }
+    }
+}
+
 /// What kind of asset job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobKind {
@@ -111,6 +155,8 @@ pub enum JobKind {
     Export,
     /// `importAsset`
     Import,
+    /// `deleteAsset`
+    Delete,
 }
 
 /// Where a job is.

@@ -589,10 +589,7 @@ impl TaskFeed for PackageTasks {
         &self.heads
     }
 
-    fn settings(
-        &mut self,
-        index: usize,
-    ) -> Result<(serde_json::Value, serde_json::Value), StoreError> {
+    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError> {
         let entry = self
             .entries
             .get(index)
@@ -613,7 +610,7 @@ impl TaskFeed for PackageTasks {
                 entry.id
             )));
         }
-        Ok((task.source, task.target))
+        Ok(task)
     }
 }
 
@@ -1096,6 +1093,8 @@ mod tests {
             id: id.to_string(),
             name: name.to_string(),
             app_id: app_id.to_string(),
+            task_type: Default::default(),
+            task_tag: String::new(),
             source: json!({"connection": "mysql-1", "table": "orders"}),
             target: json!({"connection": "dws-1", "table": "orders_copy", "batch": 500}),
         }
@@ -1339,10 +1338,7 @@ mod tests {
         );
         let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
         for (i, task) in full.tasks.iter().enumerate() {
-            assert_eq!(
-                feed.settings(i).unwrap(),
-                (task.source.clone(), task.target.clone())
-            );
+            assert_eq!(&feed.task(i).unwrap(), task);
         }
         // A file changed between the check and the import is refused, not imported.
         let mut other = sample_tasks();
@@ -1350,7 +1346,7 @@ mod tests {
         let (_, changed) = write_to_vec(&sample_apps(), &other);
         std::fs::write(&path, &changed).unwrap();
         let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
-        assert!(feed.settings(0).is_err());
+        assert!(feed.task(0).is_err());
     }
 
     #[test]

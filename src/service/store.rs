@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use super::model::{
     App, AppAsset, Job, JobKind, JobStatus, MAX_REASONS, Reason, ResourceType, Scope, Task,
-    TaskAsset, TaskHead,
+    TaskAsset, TaskHead, TaskType,
 };
 
 /// The database file [`SqliteStore::open`] creates inside its data directory.
@@ -46,13 +46,20 @@ pub const CONFLICT_ERROR_CODE: &str = crate::server::codes::ROMA_10040.code;
 pub const INVALID_PACKAGE_ERROR_CODE: &str = crate::server::codes::ROMA_10035.code;
 /// Error code of the reason [`Store::fail_running_jobs`] gives.
 pub const JOB_ABORTED_ERROR_CODE: &str = crate::server::codes::ROMA_10010.code;
+/// Reason code of an id the instance does not hold (export, delete).
+pub const MISSING_ERROR_CODE: &str = crate::server::codes::ROMA_10041.code;
+/// Reason code of an application a deletion would leave with tasks.
+pub const APP_HAS_TASKS_ERROR_CODE: &str = crate::server::codes::ROMA_10043.code;
 
 /// How long (ms) a connection waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// The embedded migrations, in order. Each is applied once, in its own transaction, and recorded
 /// in `schema_migrations`. Append only.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_asset_family.sql")),
+];
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -118,11 +125,57 @@ pub struct ImportCounts {
 pub trait TaskFeed {
     /// Every task, in package order.
     fn heads(&self) -> &[TaskHead];
-    /// The source and target settings of task `index` of [`TaskFeed::heads`].
-    fn settings(
-        &mut self,
-        index: usize,
-    ) -> Result<(serde_json::Value, serde_json::Value), StoreError>;
+    /// Task `index` of [`TaskFeed::heads`], settings included.
+    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError>;
+}
+
+/// Which applications a listing keeps, besides its scope (every condition must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppFilter {
+    /// Name contains this (case-sensitive; `%` and `_` are plain characters).
+    pub name: Option<String>,
+    /// Favoured or not.
+    pub favorite: Option<bool>,
+}
+
+/// Which tasks a listing keeps and in which order (every condition must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// This id.
+    pub id: Option<String>,
+    /// Name contains this (case-sensitive).
+    pub name: Option<String>,
+    /// Started (true) or stopped.
+    pub running: Option<bool>,
+    /// This type.
+    pub task_type: Option<TaskType>,
+    /// This execution status.
+    pub execute_status: Option<String>,
+    /// Its source data source belongs to this application (the task's application owns both).
+    pub source_app_id: Option<String>,
+    /// Its target data source belongs to this application.
+    pub target_app_id: Option<String>,
+    /// Source settings' `datasource_id`.
+    pub source_datasource_id: Option<String>,
+    /// Target settings' `datasource_id`.
+    pub target_datasource_id: Option<String>,
+    /// Either settings' `datasource_id`.
+    pub datasource_id: Option<String>,
+    /// This tag.
+    pub task_tag: Option<String>,
+    /// Order: by status instead of creation date, and ascending instead of descending.
+    pub sort_by_status: bool,
+    /// Ascending.
+    pub ascending: bool,
+}
+
+/// The outcome of [`Store::delete_assets`]: applied, or refused with reasons and nothing deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Everything asked was deleted, in one transaction: (apps, tasks).
+    Deleted(u64, u64),
+    /// Nothing was deleted; up to [`MAX_REASONS`] reasons say why.
+    Rejected(Vec<Reason>),
 }
 
 /// A [`TaskFeed`] over tasks already in memory.
@@ -146,15 +199,11 @@ impl TaskFeed for TaskSlice<'_> {
         &self.heads
     }
 
-    fn settings(
-        &mut self,
-        index: usize,
-    ) -> Result<(serde_json::Value, serde_json::Value), StoreError> {
-        let task = self
-            .tasks
+    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError> {
+        self.tasks
             .get(index)
-            .ok_or_else(|| StoreError::NotFound(format!("task {index} of the import")))?;
-        Ok((task.source.clone(), task.target.clone()))
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("task {index} of the import")))
     }
 }
 
@@ -190,25 +239,35 @@ pub enum JobOutcome {
 ///
 /// Object safe, so the server can hold an `Arc<dyn Store>`.
 pub trait Store: Send + Sync + 'static {
-    /// One page of the instance's apps, ordered by name then id, and how many match in all.
-    /// `name` keeps the apps whose name contains it (case-sensitive, `%` and `_` are plain
-    /// characters).
+    /// One page of the instance's apps that `filter` keeps, favoured ones first, then by name
+    /// and id, and how many match in all.
     fn list_apps(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &AppFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<App>), StoreError>;
 
-    /// One page of the instance's tasks; same rules as [`Store::list_apps`].
+    /// One page of the instance's tasks that `filter` keeps, in its order (creation date or
+    /// status, then name and id), and how many match in all.
     fn list_tasks(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &TaskFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Task>), StoreError>;
+
+    /// Deletes these apps and tasks of the instance, all or nothing, in one transaction. An id
+    /// the instance does not hold (code [`MISSING_ERROR_CODE`]) or an app that would keep a
+    /// task (code [`APP_HAS_TASKS_ERROR_CODE`], naming the task) rejects the whole request.
+    fn delete_assets(
+        &self,
+        scope: &Scope,
+        app_ids: &[String],
+        task_ids: &[String],
+    ) -> Result<DeleteOutcome, StoreError>;
 
     /// The instance's apps with these ids, in the order asked, each once. Unknown ids are simply
     /// absent: the caller reports them.
@@ -396,35 +455,131 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A listing's conditions beyond the scope, as SQL over the table's columns, with their
+/// parameters (bound after the scope's two), and its order.
+struct Conditions {
+    sql: String,
+    params: Vec<rusqlite::types::Value>,
+    order: &'static str,
+}
+
+impl Conditions {
+    fn new(order: &'static str) -> Self {
+        Conditions {
+            sql: String::new(),
+            params: Vec::new(),
+            order,
+        }
+    }
+
+    /// Adds `AND clause`, where `clause` holds `?` for the value.
+    fn and(&mut self, clause: &str, value: impl Into<rusqlite::types::Value>) {
+        self.params.push(value.into());
+        let n = self.params.len() + 2;
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&clause.replace('?', &format!("?{n}")));
+    }
+
+    fn apps(filter: &AppFilter) -> Self {
+        let mut c = Conditions::new("favorite DESC, name, id");
+        if let Some(name) = &filter.name {
+            c.and("instr(name, ?) > 0", name.clone());
+        }
+        if let Some(favorite) = filter.favorite {
+            c.and("favorite = ?", i64::from(favorite));
+        }
+        c
+    }
+
+    fn tasks(filter: &TaskFilter) -> Self {
+        let order = match (filter.sort_by_status, filter.ascending) {
+            (false, false) => "created_at DESC, name, id",
+            (false, true) => "created_at ASC, name, id",
+            (true, false) => "status DESC, name, id",
+            (true, true) => "status ASC, name, id",
+        };
+        let mut c = Conditions::new(order);
+        let text = |v: &Option<String>| v.clone();
+        if let Some(id) = text(&filter.id) {
+            c.and("id = ?", id);
+        }
+        if let Some(name) = text(&filter.name) {
+            c.and("instr(name, ?) > 0", name);
+        }
+        if let Some(running) = filter.running {
+            c.and("status = ?", i64::from(running));
+        }
+        if let Some(task_type) = filter.task_type {
+            c.and("task_type = ?", task_type.as_str().to_string());
+        }
+        if let Some(status) = text(&filter.execute_status) {
+            c.and("execute_status = ?", status);
+        }
+        // A task's application owns both its data sources: two different apps keep none.
+        for app in [&filter.source_app_id, &filter.target_app_id]
+            .into_iter()
+            .flatten()
+        {
+            c.and("app_id = ?", app.clone());
+        }
+        if let Some(id) = text(&filter.source_datasource_id) {
+            c.and("json_extract(source, '$.datasource_id') = ?", id);
+        }
+        if let Some(id) = text(&filter.target_datasource_id) {
+            c.and("json_extract(target, '$.datasource_id') = ?", id);
+        }
+        if let Some(id) = text(&filter.datasource_id) {
+            c.and(
+                "? IN (json_extract(source, '$.datasource_id'), json_extract(target, '$.datasource_id'))",
+                id,
+            );
+        }
+        if let Some(tag) = text(&filter.task_tag) {
+            c.and("task_tag = ?", tag);
+        }
+        c
+    }
+}
+
 impl SqliteStore {
-    /// One page of `table` (apps or tasks) whose name contains `name`, ordered by name then id,
-    /// with the total matching count, read in one transaction so the two agree.
-    #[allow(clippy::too_many_arguments)] // a private helper; the arguments are the query's parts
+    /// One page of `table` (apps or tasks) that `conditions` keep, in their order, with the total
+    /// matching count, read in one transaction so the two agree.
     fn list_page<T>(
         &self,
         table: &str,
         columns: &str,
         from_row: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
         scope: &Scope,
-        name: Option<&str>,
-        offset: u64,
-        limit: u64,
+        conditions: &Conditions,
+        (offset, limit): (u64, u64),
     ) -> Result<(u64, Vec<T>), StoreError> {
+        use rusqlite::types::Value;
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let total = count(&tx, table, scope, name)?;
+        let mut params: Vec<Value> = vec![
+            Value::Text(scope.project_id.clone()),
+            Value::Text(scope.instance_id.clone()),
+        ];
+        params.extend(conditions.params.iter().cloned());
+        let filter = format!(
+            "FROM {table} WHERE project_id = ?1 AND instance_id = ?2{}",
+            conditions.sql
+        );
+        let n: i64 = tx.query_row(
+            &format!("SELECT count(*) {filter}"),
+            rusqlite::params_from_iter(params.iter()),
+            |row| row.get(0),
+        )?;
+        let total = u64::try_from(n)
+            .map_err(|_| StoreError::Corrupt(format!("count of {table} is {n}")))?;
+        let (limit_at, offset_at) = (params.len() + 1, params.len() + 2);
+        params.push(Value::Integer(sql_int(limit)));
+        params.push(Value::Integer(sql_int(offset)));
         let mut stmt = tx.prepare(&format!(
-            "SELECT {columns} FROM {table}
-             WHERE project_id = ?1 AND instance_id = ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
-             ORDER BY name, id LIMIT ?4 OFFSET ?5"
+            "SELECT {columns} {filter} ORDER BY {} LIMIT ?{limit_at} OFFSET ?{offset_at}",
+            conditions.order
         ))?;
-        let mut rows = stmt.query(params![
-            scope.project_id,
-            scope.instance_id,
-            name,
-            sql_int(limit),
-            sql_int(offset)
-        ])?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut items = Vec::new();
         while let Some(row) = rows.next()? {
             items.push(from_row(row)?);
@@ -468,37 +623,121 @@ impl Store for SqliteStore {
     fn list_apps(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &AppFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<App>), StoreError> {
+        let conditions = Conditions::apps(filter);
         self.list_page(
             "apps",
             APP_COLUMNS,
             app_from_row,
             scope,
-            name,
-            offset,
-            limit,
+            &conditions,
+            (offset, limit),
         )
     }
 
     fn list_tasks(
         &self,
         scope: &Scope,
-        name: Option<&str>,
+        filter: &TaskFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Task>), StoreError> {
+        let conditions = Conditions::tasks(filter);
         self.list_page(
             "tasks",
             TASK_COLUMNS,
             task_from_row,
             scope,
-            name,
-            offset,
-            limit,
+            &conditions,
+            (offset, limit),
         )
+    }
+
+    fn delete_assets(
+        &self,
+        scope: &Scope,
+        app_ids: &[String],
+        task_ids: &[String],
+    ) -> Result<DeleteOutcome, StoreError> {
+        let mut conn = self.lock()?;
+        // IMMEDIATE: the checks below and the deletes see the same instance.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut reasons = Vec::new();
+        let name_of = |table: &str, id: &str| -> Result<Option<String>, StoreError> {
+            Ok(tx
+                .query_row(
+                    &format!(
+                        "SELECT name FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3"
+                    ),
+                    params![scope.project_id, scope.instance_id, id],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        };
+        let deleted_tasks: HashSet<&str> = task_ids.iter().map(String::as_str).collect();
+        for id in unique(task_ids) {
+            if name_of("tasks", id)?.is_none() {
+                reasons.push(Reason::new(
+                    ResourceType::Task,
+                    id,
+                    MISSING_ERROR_CODE,
+                    "no such task in this instance",
+                ));
+            }
+        }
+        for id in unique(app_ids) {
+            if name_of("apps", id)?.is_none() {
+                reasons.push(Reason::new(
+                    ResourceType::Application,
+                    id,
+                    MISSING_ERROR_CODE,
+                    "no such application in this instance",
+                ));
+                continue;
+            }
+            let mut stmt = tx.prepare(
+                "SELECT id, name FROM tasks WHERE project_id = ?1 AND instance_id = ?2 AND app_id = ?3
+                 ORDER BY name",
+            )?;
+            let owned = stmt
+                .query_map(params![scope.project_id, scope.instance_id, id], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (task_id, task_name) in owned {
+                if !deleted_tasks.contains(task_id.as_str()) {
+                    reasons.push(Reason::new(
+                        ResourceType::Task,
+                        &task_name,
+                        APP_HAS_TASKS_ERROR_CODE,
+                        &format!("belongs to application {id}; delete it too"),
+                    ));
+                }
+            }
+        }
+        if !reasons.is_empty() {
+            reasons.truncate(MAX_REASONS);
+            tx.rollback()?;
+            return Ok(DeleteOutcome::Rejected(reasons));
+        }
+        let mut counts = (0, 0);
+        for id in unique(task_ids) {
+            counts.1 += tx.execute(
+                "DELETE FROM tasks WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3",
+                params![scope.project_id, scope.instance_id, id],
+            )? as u64;
+        }
+        for id in unique(app_ids) {
+            counts.0 += tx.execute(
+                "DELETE FROM apps WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3",
+                params![scope.project_id, scope.instance_id, id],
+            )? as u64;
+        }
+        tx.commit()?;
+        Ok(DeleteOutcome::Deleted(counts.0, counts.1))
     }
 
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
@@ -673,15 +912,16 @@ impl Store for SqliteStore {
                     let id = new_id();
                     tx.execute(
                         "INSERT INTO apps (project_id, instance_id, id, name, description,
-                                           created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                                           created_at, updated_at, app_key)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
                         params![
                             scope.project_id,
                             scope.instance_id,
                             id,
                             name,
                             app.description,
-                            at
+                            at,
+                            new_app_key()
                         ],
                     )?;
                     counts.apps_created += 1;
@@ -700,8 +940,9 @@ impl Store for SqliteStore {
                 )));
             };
             // One task's settings in memory at a time: a package's tasks can be large.
-            let (source, target) = feed.settings(index)?;
-            let (source, target) = (source.to_string(), target.to_string());
+            let asset = feed.task(index)?;
+            let (source, target) = (asset.source.to_string(), asset.target.to_string());
+            let (task_type, task_tag) = (asset.task_type.as_str(), asset.task_tag.as_str());
             let existing = match mode {
                 ImportMode::AddNew => None,
                 ImportMode::Merge => existing_id(&tx, "tasks", scope, &name)?,
@@ -709,7 +950,8 @@ impl Store for SqliteStore {
             match existing {
                 Some(id) => {
                     tx.execute(
-                        "UPDATE tasks SET app_id = ?1, source = ?2, target = ?3, updated_at = ?4
+                        "UPDATE tasks SET app_id = ?1, source = ?2, target = ?3, updated_at = ?4,
+                                          task_type = ?8, task_tag = ?9, version = version + 1
                          WHERE project_id = ?5 AND instance_id = ?6 AND id = ?7",
                         params![
                             app_id,
@@ -718,7 +960,9 @@ impl Store for SqliteStore {
                             at,
                             scope.project_id,
                             scope.instance_id,
-                            id
+                            id,
+                            task_type,
+                            task_tag
                         ],
                     )?;
                     counts.tasks_updated += 1;
@@ -726,8 +970,8 @@ impl Store for SqliteStore {
                 None => {
                     tx.execute(
                         "INSERT INTO tasks (project_id, instance_id, id, name, app_id, source,
-                                            target, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                                            target, created_at, updated_at, task_type, task_tag)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
                         params![
                             scope.project_id,
                             scope.instance_id,
@@ -736,7 +980,9 @@ impl Store for SqliteStore {
                             app_id,
                             source,
                             target,
-                            at
+                            at,
+                            task_type,
+                            task_tag
                         ],
                     )?;
                     counts.tasks_created += 1;
@@ -820,11 +1066,11 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // ON CONFLICT on the id only: an existing demo asset is kept as it is, while a demo name
         // taken by another asset still fails (UNIQUE on the name), writing nothing.
-        for (id, name, description) in DEMO_APPS {
+        for (id, name, description, favorite) in DEMO_APPS {
             tx.execute(
                 "INSERT INTO apps (project_id, instance_id, id, name, description, created_at,
-                                   updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                                   updated_at, app_key, favorite)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
                  ON CONFLICT (project_id, instance_id, id) DO NOTHING",
                 params![
                     scope.project_id,
@@ -832,15 +1078,18 @@ impl Store for SqliteStore {
                     id,
                     name,
                     description,
-                    at
+                    at,
+                    new_app_key(),
+                    favorite
                 ],
             )?;
         }
-        for task in demo_tasks() {
+        for (task, running, execute_status) in demo_tasks() {
             tx.execute(
                 "INSERT INTO tasks (project_id, instance_id, id, name, app_id, source, target,
-                                    created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                                    created_at, updated_at, task_type, task_tag, status,
+                                    execute_status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (project_id, instance_id, id) DO NOTHING",
                 params![
                     scope.project_id,
@@ -850,7 +1099,11 @@ impl Store for SqliteStore {
                     task.app_id,
                     task.source.to_string(),
                     task.target.to_string(),
-                    at
+                    at,
+                    task.task_type.as_str(),
+                    task.task_tag,
+                    running,
+                    execute_status
                 ],
             )?;
         }
@@ -863,64 +1116,101 @@ impl Store for SqliteStore {
 // object safe.
 const _: fn(&SqliteStore) -> &dyn Store = |store| store;
 
-/// The demo apps: id, name, description. Ids are [`DEMO_APP_IDS`], in that order.
-const DEMO_APPS: &[(&str, &str, &str)] = &[
+/// The demo apps: id, name, description, favoured. Ids are [`DEMO_APP_IDS`], in that order.
+const DEMO_APPS: &[(&str, &str, &str, bool)] = &[
     (
         "demo-app-orders",
         "orders",
         "Order management: the shop's orders and their fulfilment",
+        true,
     ),
     (
         "demo-app-billing",
         "billing",
         "Invoicing and payment reconciliation",
+        false,
     ),
     (
         "demo-app-crm",
         "crm",
         "Customer relationship management: accounts and contacts",
+        false,
     ),
 ];
 
-/// The demo tasks, ids as in [`DEMO_TASK_IDS`], in that order.
-fn demo_tasks() -> Vec<TaskAsset> {
+/// The demo tasks, ids as in [`DEMO_TASK_IDS`], in that order, each with its run state
+/// (started, execution status). Their settings name their data sources (`datasource_id`).
+fn demo_tasks() -> Vec<(TaskAsset, bool, &'static str)> {
     use serde_json::json;
-    let task = |id: &str, name: &str, app_id: &str, source, target| TaskAsset {
-        id: id.to_string(),
-        name: name.to_string(),
-        app_id: app_id.to_string(),
-        source,
-        target,
-    };
+    let task =
+        |id: &str, name: &str, app_id: &str, task_type, tag: &str, source, target| TaskAsset {
+            id: id.to_string(),
+            name: name.to_string(),
+            app_id: app_id.to_string(),
+            task_type,
+            task_tag: tag.to_string(),
+            source,
+            target,
+        };
     vec![
-        task(
-            "demo-task-orders-sync",
-            "orders-sync",
-            "demo-app-orders",
-            json!({"type": "mysql", "database": "shop", "table": "orders"}),
-            json!({"type": "kafka", "topic": "orders"}),
+        (
+            task(
+                "demo-task-orders-sync",
+                "orders-sync",
+                "demo-app-orders",
+                TaskType::Realtime,
+                "orders",
+                json!({"type": "mysql", "datasource_id": "demo-ds-shop-db", "database": "shop",
+                       "table": "orders"}),
+                json!({"type": "kafka", "datasource_id": "demo-ds-events", "topic": "orders"}),
+            ),
+            true,
+            "RUNNING",
         ),
-        task(
-            "demo-task-orders-archive",
-            "orders-archive",
-            "demo-app-orders",
-            json!({"type": "mysql", "database": "shop", "table": "orders",
-                   "where": "status = 'CLOSED'"}),
-            json!({"type": "obs", "bucket": "orders-archive", "format": "parquet"}),
+        (
+            task(
+                "demo-task-orders-archive",
+                "orders-archive",
+                "demo-app-orders",
+                TaskType::Timing,
+                "orders",
+                json!({"type": "mysql", "datasource_id": "demo-ds-shop-db", "database": "shop",
+                       "table": "orders", "where": "status = 'CLOSED'"}),
+                json!({"type": "obs", "datasource_id": "demo-ds-archive", "bucket": "orders-archive",
+                       "format": "parquet"}),
+            ),
+            true,
+            "SUCCESS",
         ),
-        task(
-            "demo-task-billing-export",
-            "billing-export",
-            "demo-app-billing",
-            json!({"type": "postgresql", "schema": "billing", "table": "invoices"}),
-            json!({"type": "ftp", "path": "/exports/invoices", "format": "csv"}),
+        (
+            task(
+                "demo-task-billing-export",
+                "billing-export",
+                "demo-app-billing",
+                TaskType::Timing,
+                "finance",
+                json!({"type": "postgresql", "datasource_id": "demo-ds-billing-db",
+                       "schema": "billing", "table": "invoices"}),
+                json!({"type": "ftp", "datasource_id": "demo-ds-ftp", "path": "/exports/invoices",
+                       "format": "csv"}),
+            ),
+            false,
+            "UNSTARTED",
         ),
-        task(
-            "demo-task-crm-contacts",
-            "crm-contacts",
-            "demo-app-crm",
-            json!({"type": "api", "method": "GET", "url": "https://crm.example.com/api/contacts"}),
-            json!({"type": "mysql", "database": "crm", "table": "contacts"}),
+        (
+            task(
+                "demo-task-crm-contacts",
+                "crm-contacts",
+                "demo-app-crm",
+                TaskType::Realtime,
+                "",
+                json!({"type": "api", "datasource_id": "demo-ds-crm-api", "method": "GET",
+                       "url": "https://crm.example.com/api/contacts"}),
+                json!({"type": "mysql", "datasource_id": "demo-ds-crm-db", "database": "crm",
+                       "table": "contacts"}),
+            ),
+            false,
+            "ERROR",
         ),
     ]
 }
@@ -972,26 +1262,21 @@ fn check_package(prefix: &str, apps: &[AppAsset], tasks: &[TaskHead]) -> Vec<Rea
     reasons
 }
 
-const APP_COLUMNS: &str = "id, name, description, created_at, updated_at";
-const TASK_COLUMNS: &str = "id, name, app_id, source, target, created_at, updated_at";
+const APP_COLUMNS: &str = "id, name, description, created_at, updated_at, app_key, favorite";
+const TASK_COLUMNS: &str = "id, name, app_id, source, target, created_at, updated_at, task_type, \
+                            task_tag, status, execute_status, version";
 
-/// How many rows of `table` (a constant of this module, never user input) are in the scope and
-/// match the name filter.
-fn count(
-    tx: &Transaction<'_>,
-    table: &str,
-    scope: &Scope,
-    name: Option<&str>,
-) -> Result<u64, StoreError> {
-    let n: i64 = tx.query_row(
-        &format!(
-            "SELECT count(*) FROM {table}
-             WHERE project_id = ?1 AND instance_id = ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)"
-        ),
-        params![scope.project_id, scope.instance_id, name],
-        |row| row.get(0),
-    )?;
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count of {table} is {n}")))
+/// Each id once, in the order given.
+fn unique(ids: &[String]) -> impl Iterator<Item = &str> {
+    let mut seen = HashSet::new();
+    ids.iter()
+        .map(String::as_str)
+        .filter(move |id| seen.insert(*id))
+}
+
+/// A new application access key: 16 upper-case hex digits, as random as a v4 UUID's half.
+fn new_app_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase()
 }
 
 /// The id of the asset of `table` (a constant of this module) with this name in the scope.
@@ -1019,6 +1304,8 @@ fn app_from_row(row: &Row<'_>) -> Result<App, StoreError> {
         description: row.get(2)?,
         created_at: parse_ts(&row.get::<_, String>(3)?, "apps.created_at")?,
         updated_at: parse_ts(&row.get::<_, String>(4)?, "apps.updated_at")?,
+        key: row.get(5)?,
+        favorite: row.get::<_, i64>(6)? != 0,
     })
 }
 
@@ -1031,6 +1318,16 @@ fn task_from_row(row: &Row<'_>) -> Result<Task, StoreError> {
         target: parse_json(&row.get::<_, String>(4)?, "tasks.target")?,
         created_at: parse_ts(&row.get::<_, String>(5)?, "tasks.created_at")?,
         updated_at: parse_ts(&row.get::<_, String>(6)?, "tasks.updated_at")?,
+        task_type: match row.get::<_, String>(7)?.as_str() {
+            "TIMING" => TaskType::Timing,
+            "REALTIME" => TaskType::Realtime,
+            other => return Err(StoreError::Corrupt(format!("tasks.task_type {other:?}"))),
+        },
+        task_tag: row.get(8)?,
+        running: row.get::<_, i64>(9)? != 0,
+        execute_status: row.get(10)?,
+        version: u32::try_from(row.get::<_, i64>(11)?)
+            .map_err(|_| StoreError::Corrupt("tasks.version".into()))?,
     })
 }
 
@@ -1038,6 +1335,7 @@ fn job_from_row(row: &Row<'_>) -> Result<Job, StoreError> {
     let kind = match row.get::<_, String>(3)?.as_str() {
         "EXPORT" => JobKind::Export,
         "IMPORT" => JobKind::Import,
+        "DELETE" => JobKind::Delete,
         other => return Err(StoreError::Corrupt(format!("jobs.kind {other:?}"))),
     };
     let status = match row.get::<_, String>(4)?.as_str() {
@@ -1070,6 +1368,7 @@ fn kind_text(kind: JobKind) -> &'static str {
     match kind {
         JobKind::Export => "EXPORT",
         JobKind::Import => "IMPORT",
+        JobKind::Delete => "DELETE",
     }
 }
 
@@ -1135,6 +1434,8 @@ mod tests {
             id: id.to_string(),
             name: name.to_string(),
             app_id: app_id.to_string(),
+            task_type: TaskType::Timing,
+            task_tag: "tag".to_string(),
             source: json!({"type": "mysql", "table": name}),
             target: json!({"type": "kafka", "topic": name}),
         }
@@ -1149,14 +1450,14 @@ mod tests {
 
     fn all_apps(store: &SqliteStore, scope: &Scope) -> Vec<App> {
         store
-            .list_apps(scope, None, 0, u64::MAX)
+            .list_apps(scope, &AppFilter::default(), 0, u64::MAX)
             .expect("list apps")
             .1
     }
 
     fn all_tasks(store: &SqliteStore, scope: &Scope) -> Vec<Task> {
         store
-            .list_tasks(scope, None, 0, u64::MAX)
+            .list_tasks(scope, &TaskFilter::default(), 0, u64::MAX)
             .expect("list tasks")
             .1
     }
@@ -1216,22 +1517,36 @@ mod tests {
                 .apply_import(&s, ImportMode::AddNew, "", &apps, &[])
                 .expect("import"),
         );
-        let (total, page) = store.list_apps(&s, None, 20, 10).expect("list");
+        let (total, page) = store
+            .list_apps(&s, &AppFilter::default(), 20, 10)
+            .expect("list");
         assert_eq!(total, 25);
         assert_eq!(
             names(&page, |a| &a.name),
             ["app-20", "app-21", "app-22", "app-23", "app-24"]
         );
-        let (total, page) = store.list_apps(&s, None, 0, 3).expect("list");
+        let (total, page) = store
+            .list_apps(&s, &AppFilter::default(), 0, 3)
+            .expect("list");
         assert_eq!(total, 25);
         assert_eq!(names(&page, |a| &a.name), ["app-00", "app-01", "app-02"]);
-        let (total, page) = store.list_apps(&s, Some("app-1"), 0, 100).expect("list");
+        let (total, page) = store
+            .list_apps(
+                &s,
+                &AppFilter {
+                    name: Some("app-1".to_string()),
+                    ..Default::default()
+                },
+                0,
+                100,
+            )
+            .expect("list");
         assert_eq!(total, 10);
         assert_eq!(page.len(), 10);
         // Another instance of the same project sees nothing.
         assert_eq!(
             store
-                .list_apps(&scope("p", "other"), None, 0, 10)
+                .list_apps(&scope("p", "other"), &AppFilter::default(), 0, 10)
                 .expect("list"),
             (0, vec![])
         );
@@ -1255,7 +1570,17 @@ mod tests {
                 .expect("import"),
         );
         let filter = |f: &str| {
-            let (total, apps) = store.list_apps(&s, Some(f), 0, 100).expect("list");
+            let (total, apps) = store
+                .list_apps(
+                    &s,
+                    &AppFilter {
+                        name: Some(f.to_string()),
+                        ..Default::default()
+                    },
+                    0,
+                    100,
+                )
+                .expect("list");
             assert_eq!(total as usize, apps.len());
             names(&apps, |a| &a.name)
         };
@@ -1264,7 +1589,17 @@ mod tests {
         assert_eq!(filter("_"), ["a_b"]);
         assert_eq!(filter("order"), Vec::<String>::new());
         assert_eq!(filter("Order"), ["Orders"]);
-        let (total, tasks) = store.list_tasks(&s, Some("0%"), 0, 100).expect("list");
+        let (total, tasks) = store
+            .list_tasks(
+                &s,
+                &TaskFilter {
+                    name: Some("0%".to_string()),
+                    ..Default::default()
+                },
+                0,
+                100,
+            )
+            .expect("list");
         assert_eq!(total, 1);
         assert_eq!(names(&tasks, |t| &t.name), ["sync_100%"]);
     }
@@ -1811,10 +2146,10 @@ mod tests {
 
     #[test]
     fn demo_constants_match_the_seeded_data() {
-        let app_ids: Vec<&str> = DEMO_APPS.iter().map(|(id, _, _)| *id).collect();
+        let app_ids: Vec<&str> = DEMO_APPS.iter().map(|(id, ..)| *id).collect();
         assert_eq!(app_ids, DEMO_APP_IDS);
         let tasks = demo_tasks();
-        let task_ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        let task_ids: Vec<&str> = tasks.iter().map(|(t, ..)| t.id.as_str()).collect();
         assert_eq!(task_ids, DEMO_TASK_IDS);
     }
 }

@@ -1,0 +1,148 @@
+//! Between the wire (the document's generated types and parameters) and the domain
+//! ([`super::model`], the store's filters). The service's handlers call these; nothing here
+//! touches the store.
+//!
+//! A stored value that does not fit the document (a name longer than its `maxLength`) is a
+//! server bug, answered as a 500 naming the field, never sent.
+
+use sha2::Digest;
+
+use super::jobs::ExportRequest;
+use super::model::{App, Task, TaskType};
+use super::store::TaskFilter;
+use crate::client::types;
+use crate::server::{ApiError, ListTasksParams};
+
+/// The one user of a project on the reference server: named after the project.
+pub fn user_name(project: &types::ProjectId) -> &str {
+    project.as_str()
+}
+
+/// The user's id: stable, derived from the name (32 hex digits, as IAM user ids look).
+fn user_id(project: &types::ProjectId) -> String {
+    hex::encode(&sha2::Sha256::digest(project.as_str().as_bytes())[..16])
+}
+
+/// A stored value into a constrained wire type, or a 500 naming the field.
+fn fit<T: TryFrom<String>>(field: &str, value: String) -> Result<T, ApiError>
+where
+    T::Error: std::fmt::Display,
+{
+    T::try_from(value)
+        .map_err(|e| ApiError::internal(format!("a stored {field} does not fit the document: {e}")))
+}
+
+/// An application as ListApps and CheckRomaAppDetails send it: the caller owns it with every
+/// role (the reference server's one user per project).
+pub fn app_info(app: App, project: &types::ProjectId) -> Result<types::ServerAppInfo, ApiError> {
+    let user = types::ServerAppInfoUser {
+        user_id: user_id(project),
+        user_name: user_name(project).to_string(),
+    };
+    use types::ServerAppInfoRolesItem as Role;
+    Ok(types::ServerAppInfo {
+        id: app.id,
+        name: fit("application name", app.name)?,
+        remark: fit("application remark", app.description)?,
+        roles: vec![
+            Role::Read,
+            Role::Access,
+            Role::Delete,
+            Role::Modify,
+            Role::Admin,
+        ],
+        create_time: super::time(app.created_at),
+        update_time: super::time(app.updated_at),
+        created_user: user.clone(),
+        last_updated_user: user,
+        owner: true,
+        key: fit("application key", app.key)?,
+        favorite: app.favorite,
+    })
+}
+
+/// A task as ListTasks sends it (FDI's `BriefTaskRespBean`). Its application owns both its data
+/// sources, so it is the source and the target app; both sides are in its instance.
+pub fn task_bean(task: Task, instance: &str) -> Result<types::BriefTaskRespBean, ApiError> {
+    use types::{BriefTaskRespBeanExecuteStatus as Exec, BriefTaskRespBeanTaskType as Kind};
+    let execute_status = match task.execute_status.as_str() {
+        "UNSTARTED" => Exec::Unstarted,
+        "WAITING" => Exec::Waiting,
+        "RUNNING" => Exec::Running,
+        "SUCCESS" => Exec::Success,
+        "CANCELLED" => Exec::Cancelled,
+        "ERROR" => Exec::Error,
+        other => {
+            return Err(ApiError::internal(format!(
+                "a stored execute_status {other:?}"
+            )));
+        }
+    };
+    Ok(types::BriefTaskRespBean {
+        task_id: fit("task id", task.id)?,
+        task_name: fit("task name", task.name)?,
+        task_type: match task.task_type {
+            TaskType::Realtime => Kind::Realtime,
+            TaskType::Timing => Kind::Timing,
+        },
+        status: i64::from(task.running),
+        created_date: super::time(task.created_at),
+        version: fit("task version", task.version.to_string())?,
+        last_modified_time: u64::try_from(task.updated_at.timestamp_millis())
+            .ok()
+            .and_then(std::num::NonZeroU64::new)
+            .ok_or_else(|| ApiError::internal("a stored task update time before 1970"))?,
+        execute_status,
+        source_app_id: fit("task app id", task.app_id.clone())?,
+        target_app_id: fit("task app id", task.app_id)?,
+        source_instance_id: fit("instance id", instance.to_string())?,
+        target_instance_id: fit("instance id", instance.to_string())?,
+        ext_type: None,
+        enterprise_project_id: fit("enterprise project id", "0".to_string())?,
+        task_tag: fit("task tag", task.task_tag)?,
+    })
+}
+
+/// ListTasks' query as the store's filter. The page's `task_name` wins over the SDK's `name`;
+/// `task_mode` selects nothing (one mode here); the source and target app filters both mean the
+/// task's application.
+pub fn task_filter(params: &ListTasksParams) -> TaskFilter {
+    TaskFilter {
+        id: params.task_id.clone(),
+        name: params.task_name.clone().or_else(|| params.name.clone()),
+        running: params.status.map(|s| s == 1),
+        task_type: params.task_type.as_deref().map(|t| match t {
+            "timing" => TaskType::Timing,
+            _ => TaskType::Realtime,
+        }),
+        execute_status: params.execute_status.clone(),
+        source_app_id: params.source_app_id.clone(),
+        target_app_id: params.target_app_id.clone(),
+        source_datasource_id: params.source_datasource_id.clone(),
+        target_datasource_id: params.target_datasource_id.clone(),
+        datasource_id: params.datasource_id.clone(),
+        task_tag: params.task_tag.clone(),
+        sort_by_status: params.sort_field.as_deref() == Some("STATUS"),
+        ascending: params.sort_type.as_deref() == Some("ASC"),
+    }
+}
+
+/// The ids of an export or delete request: each once, in request order; items without an `id`
+/// (the document allows them) counted, for the job to fail on.
+pub fn asset_ids(
+    apps: impl Iterator<Item = Option<String>>,
+    tasks: impl Iterator<Item = Option<String>>,
+) -> ExportRequest {
+    let mut request = ExportRequest::default();
+    let mut push = |list: &mut Vec<String>, id: Option<String>| match id {
+        Some(id) if !list.contains(&id) => list.push(id),
+        Some(_) => {}
+        None => request.items_without_id += 1,
+    };
+    let (mut app_ids, mut task_ids) = (Vec::new(), Vec::new());
+    apps.for_each(|id| push(&mut app_ids, id));
+    tasks.for_each(|id| push(&mut task_ids, id));
+    request.app_ids = app_ids;
+    request.task_ids = task_ids;
+    request
+}
