@@ -675,3 +675,171 @@ fn a_kill_9_during_a_job_leaves_it_failed_with_a_reason_after_the_restart() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn a_kill_9_during_a_deletion_deletes_nothing_and_frees_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut first, base) = spawn_serve(&data, &["--job-min-duration-ms", "30000"]);
+    let cli = |base: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
+        cmd.env("ROMA_ASSETS_ENDPOINT", base)
+            .env("ROMA_ASSETS_PROJECT", "demo")
+            .env("ROMA_ASSETS_INSTANCE", "demo")
+            .env("ROMA_ASSETS_TOKEN", "t")
+            .env_remove("RUST_LOG")
+            .timeout(Duration::from_secs(60));
+        cmd
+    };
+    let started = cli(&base)
+        .args([
+            "delete",
+            "--app",
+            "demo-app-crm",
+            "--task",
+            "demo-task-crm-contacts",
+        ])
+        .assert()
+        .success();
+    let job = String::from_utf8_lossy(&started.get_output().stdout)
+        .trim()
+        .to_string();
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, base) = spawn_serve(&data, &[]);
+    let status = cli(&base).args(["job", &job, "--json"]).assert().code(3);
+    let status = json(&status.get_output().stdout);
+    assert_eq!(status["type"], "deleteAsset", "{status}");
+    assert_eq!(status["status"], "FAILED", "{status}");
+    assert_eq!(status["reasons"][0]["error_code"], "ROMA.10010", "{status}");
+    let apps = cli(&base).args(["apps", "--json"]).assert().success();
+    let apps = json(&apps.get_output().stdout);
+    assert_eq!(apps["total"], 3, "nothing was deleted: {apps}");
+    // The project's job slot is free: the same deletion now runs to its end.
+    cli(&base)
+        .args([
+            "delete",
+            "--app",
+            "demo-app-crm",
+            "--task",
+            "demo-task-crm-contacts",
+            "--wait",
+        ])
+        .assert()
+        .success();
+    let apps = cli(&base).args(["apps", "--json"]).assert().success();
+    assert_eq!(json(&apps.get_output().stdout)["total"], 2);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[test]
+fn connection_flags_go_before_or_after_the_subcommand_and_bad_endpoints_are_usage_errors() {
+    let server = server();
+    let before = server
+        .cli()
+        .env_remove("ROMA_ASSETS_INSTANCE")
+        .args(["--instance", "demo", "--json", "apps"])
+        .assert()
+        .success();
+    assert_eq!(json(&before.get_output().stdout)["total"], 3);
+    let after = server
+        .cli()
+        .env_remove("ROMA_ASSETS_INSTANCE")
+        .args(["apps", "--instance", "demo", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&after.get_output().stdout)["total"], 3);
+
+    let missing = server
+        .cli()
+        .env_remove("ROMA_ASSETS_INSTANCE")
+        .arg("apps")
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&missing.get_output().stderr).contains("ROMA_ASSETS_INSTANCE"));
+    let address = server.base.trim_start_matches("http://").to_string();
+    let schemeless = server
+        .cli()
+        .args(["--endpoint", &address, "apps"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&schemeless.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("http://{address}")), "{stderr}");
+    let v2 = server
+        .cli()
+        .args(["--endpoint", &format!("{}/v2", server.base), "apps"])
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&v2.get_output().stderr).contains("without /v2"));
+}
+
+#[test]
+fn instances_lists_what_the_project_holds_and_an_empty_instance_is_pointed_out() {
+    let server = server();
+    let listed = server
+        .cli()
+        .args(["instances", "--json"])
+        .env_remove("ROMA_ASSETS_INSTANCE")
+        .assert()
+        .success();
+    let page = json(&listed.get_output().stdout);
+    assert_eq!(page["total"], 1, "{page}");
+    assert_eq!(page["instances"][0]["id"], "demo");
+    assert_eq!(page["instances"][0]["status"], "RUNNING");
+    let typo = server
+        .cli()
+        .args(["--instance", "dmeo", "apps"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&typo.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(r#"instance "dmeo" holds nothing"#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_ephemeral_server_keeps_nothing_after_it_stops() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roma-assets"))
+        .args([
+            "serve",
+            "--demo",
+            "--ephemeral",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "demo=t",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut data_dir = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("data dir:") {
+            let dir = rest
+                .trim()
+                .trim_end_matches(" (ephemeral: removed at exit)");
+            data_dir = Some(std::path::PathBuf::from(dir));
+        }
+        if line.contains("spec:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let data_dir = data_dir.expect("the banner names the data dir");
+    assert!(data_dir.join("lock").exists(), "{}", data_dir.display());
+    // SIGTERM: the graceful shutdown, then the directory goes.
+    std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!data_dir.exists(), "{} is still there", data_dir.display());
+}

@@ -194,6 +194,19 @@ impl server::Api for TestApi {
         })
     }
 
+    async fn list_instances(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: server::ListInstancesParams,
+    ) -> server::ListInstancesReply {
+        server::ListInstancesReply::Ok(types::ListInstancesResponse {
+            total: 0,
+            size: 0,
+            instances: vec![],
+        })
+    }
+
     async fn check_roma_app_details(
         &self,
         _ctx: RequestContext,

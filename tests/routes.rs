@@ -268,6 +268,14 @@ impl roma::Api for Unreachable {
     ) -> roma::CheckRomaAppDetailsReply {
         unreachable!("{REACHED}")
     }
+    async fn list_instances(
+        &self,
+        _: roma::RequestContext,
+        _: roma::Credential,
+        _: roma::ListInstancesParams,
+    ) -> roma::ListInstancesReply {
+        unreachable!("{REACHED}")
+    }
     async fn delete_asset(
         &self,
         _: roma::RequestContext,
@@ -336,6 +344,7 @@ fn roma_assets() -> (Document, Generated) {
             reply!(roma, ListTasks, ListTasksReply),
             reply!(roma, CheckRomaAppDetails, CheckRomaAppDetailsReply),
             reply!(roma, DeleteAsset, DeleteAssetReply),
+            reply!(roma, ListInstances, ListInstancesReply),
         ],
     };
     (Document::read("openapi/roma-assets.yaml"), generated)

@@ -541,6 +541,18 @@ async fn only_one_asset_job_runs_per_project_at_a_time() {
         .export_asset(&id("other"), &id("x"), &body)
         .await
         .expect("another project's job");
+    // A deletion is an asset job too.
+    let deletion = client
+        .delete_asset(
+            &id("demo"),
+            &id("demo"),
+            &types::AssetOperateRequest {
+                apps: vec![],
+                tasks: vec![],
+            },
+        )
+        .await;
+    assert_api_error(deletion, 400, "ROMA.10012");
     // Once the job ended, a new one is accepted.
     wait(&client, "demo", "demo", &job).await;
     client
@@ -878,4 +890,283 @@ async fn the_server_serves_its_document_and_a_health_check() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The asset family around the seed pages: listings, details, deletion.
+
+async fn delete(client: &Client, instance: &str, apps: &[&str], tasks: &[&str]) -> String {
+    let body = types::AssetOperateRequest {
+        apps: apps
+            .iter()
+            .map(|a| types::AssetExportRequestApps {
+                id: Some(a.to_string()),
+            })
+            .collect(),
+        tasks: tasks
+            .iter()
+            .map(|t| types::AssetExportRequestTasks {
+                id: Some(t.to_string()),
+            })
+            .collect(),
+    };
+    let answer = client
+        .delete_asset(&id("demo"), &id(instance), &body)
+        .await
+        .expect("a deletion job");
+    answer.into_inner().job_id.expect("a job id").to_string()
+}
+
+#[tokio::test]
+async fn a_deletion_is_all_or_nothing_and_an_app_goes_only_with_its_tasks() {
+    let server = start().await;
+    let client = client(&server.base, DEMO_TOKEN);
+    let before = snapshot(&client, "demo", "demo").await;
+
+    // The app alone: its task would stay. FAILED, naming the task; nothing deleted.
+    let job = delete(&client, "demo", &["demo-app-crm"], &[]).await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Failed
+    );
+    assert_eq!(
+        status.type_,
+        types::CheckAssetJobStatusResponseType::DeleteAsset
+    );
+    assert_eq!(status.reasons.len(), 1);
+    assert_eq!(status.reasons[0].error_code.as_str(), "ROMA.10043");
+    assert_eq!(status.reasons[0].resource_name.as_str(), "crm-contacts");
+    assert_eq!(snapshot(&client, "demo", "demo").await, before);
+
+    // An unknown id beside valid ones: FAILED with one reason, nothing deleted.
+    let job = delete(
+        &client,
+        "demo",
+        &["demo-app-crm"],
+        &["demo-task-crm-contacts", "nope"],
+    )
+    .await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Failed
+    );
+    assert_eq!(status.reasons[0].error_code.as_str(), "ROMA.10041");
+    assert_eq!(status.reasons[0].resource_name.as_str(), "nope");
+    assert_eq!(snapshot(&client, "demo", "demo").await, before);
+
+    // The app with its task: both go, the rest stays.
+    let job = delete(
+        &client,
+        "demo",
+        &["demo-app-crm"],
+        &["demo-task-crm-contacts"],
+    )
+    .await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Succeeded
+    );
+    assert_eq!(status.progress_percent, 1.0);
+    assert!(status.archive_id.is_none());
+    let (apps, tasks) = snapshot(&client, "demo", "demo").await;
+    assert_eq!(names(&apps), ["billing", "orders"]);
+    assert_eq!(
+        names(&tasks),
+        ["billing-export", "orders-archive", "orders-sync"]
+    );
+    assert_api_error(
+        client
+            .check_roma_app_details(&id("demo"), &id("demo"), &id("demo-app-crm"))
+            .await,
+        404,
+        "ROMA.10042",
+    );
+    // A task alone can go.
+    let job = delete(&client, "demo", &[], &["demo-task-orders-archive"]).await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Succeeded
+    );
+}
+
+/// GETs `path` (under `/v2/demo/`) with the demo token; the JSON answer.
+async fn get_json(base: &str, path: &str) -> serde_json::Value {
+    let answer = http_client(Some(("x-auth-token", DEMO_TOKEN)))
+        .get(format!("{base}/v2/demo/{path}"))
+        .send()
+        .await
+        .expect("sending");
+    assert_eq!(answer.status(), 200, "{path}");
+    answer.json().await.expect("JSON")
+}
+
+fn field<'a>(page: &'a serde_json::Value, list: &str, key: &str) -> Vec<&'a str> {
+    page[list]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item[key].as_str().expect("a string"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listings_apply_the_reference_pages_filters() {
+    let server = start().await;
+    let apps = |query: &str| {
+        let base = server.base.clone();
+        let query = query.to_string();
+        async move { get_json(&base, &format!("instances/demo/apps?{query}")).await }
+    };
+    // Favoured first, then by name; every field of ServerAppInfo.
+    let all = apps("").await;
+    assert_eq!(field(&all, "apps", "name"), ["orders", "billing", "crm"]);
+    let orders = &all["apps"][0];
+    assert_eq!(orders["favorite"], true);
+    assert_eq!(orders["owner"], true);
+    assert_eq!(orders["created_user"]["user_name"], "demo");
+    assert_eq!(orders["roles"].as_array().unwrap().len(), 5);
+    assert!(orders["key"].as_str().unwrap().len() >= 3);
+    assert_eq!(
+        field(&apps("favorite=true").await, "apps", "name"),
+        ["orders"]
+    );
+    assert_eq!(
+        field(&apps("favorite=false&limit=1").await, "apps", "name"),
+        ["billing"]
+    );
+    assert_eq!(apps("owner=false").await["total"], 0);
+    assert_eq!(apps("owner=true&auth_role=admin").await["total"], 3);
+    assert_eq!(apps("user_name=someone-else").await["total"], 0);
+    assert_eq!(apps("user_name=demo").await["total"], 3);
+    assert_eq!(field(&apps("name=rm").await, "apps", "name"), ["crm"]);
+    // Details: the same object as in the listing.
+    let details = get_json(&server.base, "instances/demo/apps/demo-app-orders").await;
+    assert_eq!(&details, orders);
+
+    let tasks = |query: &str| {
+        let base = server.base.clone();
+        let query = query.to_string();
+        async move {
+            let page = get_json(&base, &format!("fdi/instances/demo/tasks?{query}")).await;
+            let mut names: Vec<String> = field(&page, "entities", "task_name")
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            names.sort();
+            (page["total"].as_i64().unwrap(), names)
+        }
+    };
+    let (total, _) = tasks("").await;
+    assert_eq!(total, 4);
+    assert_eq!(tasks("status=1").await.1, ["orders-archive", "orders-sync"]);
+    assert_eq!(
+        tasks("task_type=timing").await.1,
+        ["billing-export", "orders-archive"]
+    );
+    assert_eq!(
+        tasks("source_app_id=demo-app-orders").await.1,
+        ["orders-archive", "orders-sync"]
+    );
+    assert_eq!(
+        tasks("source_app_id=demo-app-orders&target_app_id=demo-app-crm")
+            .await
+            .0,
+        0
+    );
+    assert_eq!(
+        tasks("datasource_id=demo-ds-shop-db").await.1,
+        ["orders-archive", "orders-sync"]
+    );
+    assert_eq!(
+        tasks("target_datasource_id=demo-ds-crm-db").await.1,
+        ["crm-contacts"]
+    );
+    assert_eq!(tasks("execute_status=ERROR").await.1, ["crm-contacts"]);
+    assert_eq!(
+        tasks("task_id=demo-task-billing-export").await.1,
+        ["billing-export"]
+    );
+    assert_eq!(tasks("task_tag=finance").await.1, ["billing-export"]);
+    // The page's task_name and the SDK's name; task_name wins.
+    assert_eq!(tasks("task_name=sync").await.1, ["orders-sync"]);
+    assert_eq!(tasks("name=sync").await.1, ["orders-sync"]);
+    assert_eq!(tasks("name=sync&task_name=crm").await.1, ["crm-contacts"]);
+    // Sorted by status, ascending: the stopped ones first.
+    let page = get_json(
+        &server.base,
+        "fdi/instances/demo/tasks?sort_field=STATUS&sort_type=ASC",
+    )
+    .await;
+    let statuses: Vec<i64> = page["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [0, 0, 1, 1]);
+    let bean = &page["entities"][0];
+    for key in [
+        "task_type",
+        "created_date",
+        "version",
+        "last_modified_time",
+        "execute_status",
+        "source_app_id",
+        "target_app_id",
+        "source_instance_id",
+        "target_instance_id",
+        "enterprise_project_id",
+    ] {
+        assert!(!bean[key].is_null(), "{key} in {bean}");
+    }
+    assert_eq!(bean["source_instance_id"], "demo");
+}
+
+#[tokio::test]
+async fn an_imported_task_keeps_its_type_and_tag_and_starts_stopped() {
+    let server = start().await;
+    let client = client(&server.base, DEMO_TOKEN);
+    let job = export(
+        &client,
+        "demo",
+        "demo",
+        &["demo-app-orders"],
+        &["demo-task-orders-sync"],
+    )
+    .await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    let package = download(
+        &client,
+        "demo",
+        "demo",
+        status.archive_id.as_deref().unwrap(),
+    )
+    .await;
+    let job = import(
+        &client,
+        "demo",
+        "copy",
+        types::ImportAssetMode::AddNew,
+        "",
+        "orders.zip",
+        package,
+    )
+    .await
+    .expect("import");
+    assert_eq!(
+        wait(&client, "demo", "copy", &job).await.status,
+        types::CheckAssetJobStatusResponseStatus::Succeeded
+    );
+    let page = get_json(&server.base, "fdi/instances/copy/tasks").await;
+    let task = &page["entities"][0];
+    assert_eq!(task["task_name"], "orders-sync");
+    assert_eq!(task["task_type"], "REALTIME");
+    assert_eq!(task["task_tag"], "orders");
+    assert_eq!(task["status"], 0);
+    assert_eq!(task["execute_status"], "UNSTARTED");
+    assert_eq!(task["version"], "1");
 }

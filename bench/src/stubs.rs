@@ -275,6 +275,15 @@ impl Api for StubApi {
         not_benchmarked().into()
     }
 
+    async fn list_instances(
+        &self,
+        _ctx: RequestContext,
+        _credential: Credential,
+        _params: server::ListInstancesParams,
+    ) -> server::ListInstancesReply {
+        not_benchmarked().into()
+    }
+
     async fn delete_asset(
         &self,
         _ctx: RequestContext,

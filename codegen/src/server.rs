@@ -1620,6 +1620,7 @@ fn multipart(
     let mut fields = Vec::new();
     let mut text_slots = Vec::new();
     let mut text_stores = Vec::new();
+    let mut text_names: Vec<String> = Vec::new();
     let mut text_finish = Vec::new();
     let names: Vec<&String> = object.properties.keys().collect();
     for (index, (name, property)) in object.properties.iter().enumerate() {
@@ -1663,6 +1664,7 @@ fn multipart(
                 string_checks(s, &quote!(raw.as_str()), &loc, &format!("{id} part {name}"))?;
             text_slots.push(quote!(let mut #slot: Option<String> = None;));
             text_stores.push(quote!(if name == #name { #slot = Some(text); }));
+            text_names.push(name.clone());
             let value = if is_required {
                 fields.push(quote!(#[doc = #doc] pub #field: String,));
                 quote! {{
@@ -1697,7 +1699,8 @@ fn multipart(
     } else {
         quote!(file)
     };
-    // Parts the document does not name are ignored, as OpenAPI allows. An `if` chain rather
+    // Parts the document does not name are skipped unread by the reader, whatever they hold
+    // (text or binary), as OpenAPI allows; only the named text parts reach this arm. An `if` chain rather
     // than a `match`: with one text part, clippy would call a match a single-arm equality check.
     let text_arm = if text_stores.is_empty() {
         quote!(NextPart::Text(..) => {})
@@ -1717,7 +1720,7 @@ fn multipart(
     let read = quote! {{
         #(#text_slots)*
         let file = loop {
-            match reader.next(&[#file_name]).await? {
+            match reader.next(&[#file_name], &[#(#text_names),*]).await? {
                 #text_arm
                 NextPart::File(file) => {
                     #file_check

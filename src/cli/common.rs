@@ -15,7 +15,8 @@ use clap::Args;
 use crate::client::{ClientBuilder, ClientError, InstanceClient, SigningKey, WaitOptions, types};
 use crate::service::package::PackageError;
 
-/// The server to talk to, and as whom. Flattened into every command that calls the server.
+/// The server to talk to, and as whom: global options, given before or after the subcommand
+/// (`roma-assets --instance x apps` or `roma-assets apps --instance x`).
 ///
 /// As whom: a token (`--token`, ROMA_ASSETS_TOKEN), or an access key / secret key pair
 /// (`--access-key`/`--secret-key`, HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, the official Huawei
@@ -26,32 +27,50 @@ pub struct ClientArgs {
     /// Base URL of the ROMA asset API (http:// or https://).
     #[arg(
         long,
+        global = true,
         env = "ROMA_ASSETS_ENDPOINT",
         default_value = "http://127.0.0.1:8080"
     )]
     pub endpoint: String,
     /// Project ID [default: $HUAWEICLOUD_SDK_PROJECT_ID, the official SDKs' variable].
-    #[arg(long, env = "ROMA_ASSETS_PROJECT")]
+    #[arg(long, global = true, env = "ROMA_ASSETS_PROJECT")]
     pub project: Option<types::ProjectId>,
-    /// Instance ID.
-    #[arg(long, env = "ROMA_ASSETS_INSTANCE")]
-    pub instance: types::InstanceId,
-    /// The X-Auth-Token. Prefer the environment variable: a flag shows in the process list.
-    #[arg(long, env = "ROMA_ASSETS_TOKEN", hide_env_values = true)]
-    pub token: Option<Secret>,
+    /// Instance ID (every command but `instances` needs one).
+    #[arg(long, global = true, env = "ROMA_ASSETS_INSTANCE")]
+    pub instance: Option<types::InstanceId>,
     /// Access key (AK) to sign requests with, instead of a token.
-    #[arg(long, env = "HUAWEICLOUD_SDK_AK", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "HUAWEICLOUD_SDK_AK",
+        hide_env_values = true
+    )]
     pub access_key: Option<Secret>,
     /// Secret key (SK) of the access key. Prefer the environment variable.
-    #[arg(long, env = "HUAWEICLOUD_SDK_SK", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "HUAWEICLOUD_SDK_SK",
+        hide_env_values = true
+    )]
     pub secret_key: Option<Secret>,
     /// A PEM file of certificate authorities to trust besides the system's (a private CA, or a
     /// local HTTPS endpoint's self-signed certificate).
-    #[arg(long, env = "ROMA_ASSETS_CA_BUNDLE", value_name = "PEM")]
+    #[arg(long, global = true, env = "ROMA_ASSETS_CA_BUNDLE", value_name = "PEM")]
     pub ca_bundle: Option<std::path::PathBuf>,
     /// Print one JSON document on stdout instead of text, and no progress bars.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// The token of a command that calls the server: after the subcommand only (`serve` has a
+/// `--token PROJECT=TOKEN` of its own, so this one cannot be global), or ROMA_ASSETS_TOKEN.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct TokenArg {
+    /// The X-Auth-Token. Prefer the environment variable: a flag shows in the process list.
+    #[arg(long, env = "ROMA_ASSETS_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
 }
 
 /// The environment variable the project falls back to.
@@ -60,7 +79,20 @@ pub const PROJECT_ID_ENV: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
 impl ClientArgs {
     /// The client these options describe. A missing or half-given credential or project is a
     /// usage error naming the variables to set.
-    pub fn connect(&self) -> Result<InstanceClient, CliError> {
+    pub fn connect(&self, token: &TokenArg) -> Result<InstanceClient, CliError> {
+        let instance = self.instance.clone().ok_or_else(|| {
+            CliError::Usage("no instance: pass --instance or set ROMA_ASSETS_INSTANCE".into())
+        })?;
+        let (client, project) = self.connect_project(token)?;
+        Ok(InstanceClient::new(client, project, instance))
+    }
+
+    /// The generated client and the project, for the calls that name no instance.
+    pub fn connect_project(
+        &self,
+        token: &TokenArg,
+    ) -> Result<(crate::client::Client, types::ProjectId), CliError> {
+        endpoint_problem(&self.endpoint).map_or(Ok(()), |p| Err(CliError::Usage(p)))?;
         let project = match &self.project {
             Some(project) => project.clone(),
             None => {
@@ -74,7 +106,7 @@ impl ClientArgs {
                 })?
             }
         };
-        let builder = match (&self.token, &self.access_key, &self.secret_key) {
+        let builder = match (&token.token, &self.access_key, &self.secret_key) {
             (Some(token), _, _) => ClientBuilder::new(&self.endpoint, &token.0),
             (None, Some(ak), Some(sk)) => {
                 let key = SigningKey::new(&ak.0, &sk.0)
@@ -104,12 +136,30 @@ impl ClientArgs {
             Some(pem) => builder.ca_bundle(pem),
             None => builder,
         };
-        Ok(InstanceClient::new(
-            builder.build()?,
-            project,
-            self.instance.clone(),
-        ))
+        Ok((builder.build()?, project))
     }
+}
+
+/// What is wrong with an endpoint a user typed, before any request: a missing scheme (the URL
+/// parser would say "relative URL without a base") or the API's `/v2` (the client adds it, and
+/// the doubled path answers a bare 404).
+fn endpoint_problem(endpoint: &str) -> Option<String> {
+    if !endpoint.contains("://") {
+        return Some(format!(
+            "--endpoint {endpoint:?}: give a URL with its scheme, e.g. http://{endpoint} or https://{endpoint}"
+        ));
+    }
+    let path = endpoint.split_once("://").map_or("", |(_, rest)| rest);
+    let path = path
+        .split_once('/')
+        .map_or("", |(_, path)| path)
+        .trim_end_matches('/');
+    if path == "v2" || path.ends_with("/v2") {
+        return Some(format!(
+            "--endpoint {endpoint:?}: give the base URL without /v2 (the client adds /v2/...)"
+        ));
+    }
+    None
 }
 
 /// A token: taken from the command line or the environment, never shown by `Debug`. Checked when
@@ -229,5 +279,31 @@ fn report(error: &CliError, json: bool) {
                 }));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_people_type_are_checked_before_any_request() {
+        assert_eq!(endpoint_problem("http://127.0.0.1:8080"), None);
+        assert_eq!(endpoint_problem("https://roma.example.com/stem/"), None);
+        assert!(
+            endpoint_problem("127.0.0.1:8080")
+                .unwrap()
+                .contains("http://127.0.0.1:8080")
+        );
+        assert!(
+            endpoint_problem("http://h:1/v2")
+                .unwrap()
+                .contains("without /v2")
+        );
+        assert!(
+            endpoint_problem("http://h:1/stem/v2/")
+                .unwrap()
+                .contains("without /v2")
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 
-use super::common::{CliError, ClientArgs, Done, WaitArgs};
+use super::common::{CliError, ClientArgs, Done, TokenArg, WaitArgs};
 use super::output::{Output, job_summary, print_json};
 use crate::client::{ClientError, ImportOptions, InstanceClient, types};
 
@@ -17,6 +17,8 @@ use crate::client::{ClientError, ImportOptions, InstanceClient, types};
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("assets").args(["apps", "tasks"]).required(true).multiple(true)))]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// ID of an application to export (repeatable: --app A --app B, or --app A B).
     #[arg(long = "app", value_name = "ID", num_args = 1..)]
     pub apps: Vec<String>,
@@ -32,14 +34,14 @@ pub struct ExportArgs {
     /// Overwrite FILE if it exists.
     #[arg(long, requires = "output")]
     pub force: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// Options of `delete`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("assets").args(["apps", "tasks"]).required(true).multiple(true)))]
 pub struct DeleteArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// ID of an application to delete (repeatable). Its tasks must be deleted with it.
     #[arg(long = "app", value_name = "ID", num_args = 1..)]
     pub apps: Vec<String>,
@@ -48,13 +50,13 @@ pub struct DeleteArgs {
     pub tasks: Vec<String>,
     #[command(flatten)]
     pub wait: WaitArgs,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// The package to import: a .zip whose name uses letters, digits, +, - and _ only (else
     /// give --upload-name).
     pub file: PathBuf,
@@ -72,8 +74,6 @@ pub struct ImportArgs {
     pub prefix: Option<types::ImportAssetPrefix>,
     #[command(flatten)]
     pub wait: WaitArgs,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// The import modes, spelled as the API spells them.
@@ -99,17 +99,19 @@ impl From<Mode> for types::ImportAssetMode {
 /// Options of `job`.
 #[derive(Debug, Args)]
 pub struct JobArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// The job's ID, as `export` or `import` printed it.
     pub job_id: types::JobId,
     #[command(flatten)]
     pub wait: WaitArgs,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// Options of `download`.
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// The archive's ID, from a succeeded export job.
     pub archive_id: types::ArchiveId,
     /// Where to write the package (through FILE.part, renamed when complete).
@@ -118,8 +120,6 @@ pub struct DownloadArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     pub force: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// What `export` and `import` print with `--json`.
@@ -142,13 +142,13 @@ struct Downloaded {
 }
 
 /// Runs `export`.
-pub async fn export(args: ExportArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
+pub async fn export(args: ExportArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
     if let Some(path) = &args.output {
         // Before the job: its package can be downloaded once, and only to a free path.
         refuse_existing(path, args.force)?;
     }
-    let client = args.client.connect()?;
+    let client = conn.connect(&args.token)?;
     let job_id = client.export(&args.apps, &args.tasks).await?;
     if !args.wait.wait && args.output.is_none() {
         return Ok(started(out, "export", &job_id));
@@ -187,9 +187,9 @@ pub async fn export(args: ExportArgs) -> Result<Done, CliError> {
 }
 
 /// Runs `delete`: a job like export and import (exit 3 if it FAILED, nothing deleted then).
-pub async fn delete(args: DeleteArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn delete(args: DeleteArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let job_id = client.delete(&args.apps, &args.tasks).await?;
     if !args.wait.wait {
         return Ok(started(out, "delete", &job_id));
@@ -199,9 +199,9 @@ pub async fn delete(args: DeleteArgs) -> Result<Done, CliError> {
 }
 
 /// Runs `import`.
-pub async fn import(args: ImportArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn import(args: ImportArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let length = tokio::fs::metadata(&args.file)
         .await
         .map_err(|e| ClientError::Io {
@@ -229,9 +229,9 @@ pub async fn import(args: ImportArgs) -> Result<Done, CliError> {
 }
 
 /// Runs `job`.
-pub async fn job(args: JobArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn job(args: JobArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let job = if args.wait.wait {
         wait(&client, &args.job_id, &args.wait, out).await?
     } else {
@@ -246,10 +246,10 @@ pub async fn job(args: JobArgs) -> Result<Done, CliError> {
 }
 
 /// Runs `download`.
-pub async fn download_archive(args: DownloadArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
+pub async fn download_archive(args: DownloadArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
     refuse_existing(&args.output, args.force)?;
-    let client = args.client.connect()?;
+    let client = conn.connect(&args.token)?;
     let bytes = download(&client, &args.archive_id, &args.output, args.force, out).await?;
     if out.json {
         print_json(&serde_json::json!({

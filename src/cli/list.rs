@@ -5,13 +5,61 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::common::{CliError, ClientArgs, Done};
+use super::common::{CliError, ClientArgs, Done, TokenArg};
 use super::output::{Output, print_json, table, time};
 use crate::client::{TaskQuery, types};
+
+/// Options of `instances`.
+#[derive(Debug, Args)]
+pub struct InstancesArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// Skip this many.
+    #[arg(long)]
+    pub offset: Option<u64>,
+    /// Show at most this many (0..100; the server's default is 10).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub limit: Option<u64>,
+}
+
+/// Runs `instances`: the project's instances (ListInstances).
+pub async fn instances(args: InstancesArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let (client, project) = conn.connect_project(&args.token)?;
+    let offset = args.offset.map(|o| o as i64);
+    let limit = args.limit.map(|l| l as i64);
+    let page = match client.list_instances(&project, limit, offset, None).await {
+        Ok(page) => page.into_inner(),
+        Err(e) => return Err(crate::client::ClientError::from_generated(e).await.into()),
+    };
+    if out.json {
+        print_json(&page);
+        return Ok(Done::Ok);
+    }
+    let rows: Vec<Vec<String>> = page
+        .instances
+        .iter()
+        .map(|i| {
+            vec![
+                cut(&i.id, 40),
+                i.status.to_string(),
+                time(&i.create_time),
+                time(&i.update_time),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.text(&table(&["ID", "STATUS", "CREATED", "UPDATED"], &rows));
+    }
+    out.text(&footer(page.size, page.total, "instances"));
+    Ok(Done::Ok)
+}
 
 /// Options of `apps`.
 #[derive(Debug, Args)]
 pub struct AppsArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// Only those whose name contains this text (case-sensitive).
     #[arg(long, value_parser = parse::<types::ListAppsName>)]
     pub name: Option<types::ListAppsName>,
@@ -21,13 +69,13 @@ pub struct AppsArgs {
     /// Show at most this many (1..500; the server's default is 10).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=500))]
     pub limit: Option<u64>,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// Options of `tasks`.
 #[derive(Debug, Args)]
 pub struct TasksArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// Only those whose name contains this text (case-sensitive).
     #[arg(long, value_parser = parse::<types::ListTasksTaskName>)]
     pub name: Option<types::ListTasksTaskName>,
@@ -46,8 +94,6 @@ pub struct TasksArgs {
     /// Show at most this many (1..1000; the server's default is 10).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub limit: Option<u64>,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// A task's run state, as `--status` takes it.
@@ -78,10 +124,10 @@ pub enum AppCommand {
 /// Options of `app show`.
 #[derive(Debug, Args)]
 pub struct AppShowArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
     /// The application's id.
     pub app_id: types::AppId,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// A value checked against the document's bounds for it (the generated type's own check).
@@ -103,9 +149,9 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 /// Runs `apps`.
-pub async fn apps(args: AppsArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn apps(args: AppsArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let page = client
         .list_apps(args.name.as_ref(), args.offset, args.limit)
         .await?;
@@ -131,15 +177,15 @@ pub async fn apps(args: AppsArgs) -> Result<Done, CliError> {
     }
     out.text(&footer(page.size, page.total, "apps"));
     if page.total == 0 && args.name.is_none() {
-        empty_instance_hint(&out, &args.client);
+        empty_instance_hint(&out, conn);
     }
     Ok(Done::Ok)
 }
 
 /// Runs `app show`.
-pub async fn app_show(args: AppShowArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn app_show(args: AppShowArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let app = client.app(&args.app_id).await?;
     if out.json {
         print_json(&app);
@@ -180,9 +226,9 @@ pub async fn app_show(args: AppShowArgs) -> Result<Done, CliError> {
 }
 
 /// Runs `tasks`.
-pub async fn tasks(args: TasksArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.client.json);
-    let client = args.client.connect()?;
+pub async fn tasks(args: TasksArgs, conn: &ClientArgs) -> Result<Done, CliError> {
+    let out = Output::new(conn.json);
+    let client = conn.connect(&args.token)?;
     let query = TaskQuery {
         name: args.name.as_ref().map(|n| n.to_string()),
         app_id: args.app.clone(),
@@ -222,7 +268,7 @@ pub async fn tasks(args: TasksArgs) -> Result<Done, CliError> {
     let (size, total) = (page.size.max(0) as u64, page.total.max(0) as u64);
     out.text(&footer(size, total, "tasks"));
     if total == 0 && args.name.is_none() && args.app.is_none() {
-        empty_instance_hint(&out, &args.client);
+        empty_instance_hint(&out, conn);
     }
     Ok(Done::Ok)
 }
@@ -233,7 +279,7 @@ fn empty_instance_hint(out: &Output, client: &ClientArgs) {
     if !out.json {
         eprintln!(
             "note: instance {:?} holds nothing; check --instance (or ROMA_ASSETS_INSTANCE)",
-            client.instance.as_str()
+            client.instance.as_ref().map_or("", |i| i.as_str())
         );
     }
 }

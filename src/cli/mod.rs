@@ -25,6 +25,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The server to talk to and as whom, before or after the subcommand.
+    #[command(flatten)]
+    pub connection: common::ClientArgs,
 }
 
 /// The commands.
@@ -32,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the reference server: a persistent local ROMA asset service.
     Serve(serve::ServeArgs),
+    /// List the project's instances (those holding something).
+    Instances(list::InstancesArgs),
     /// List the applications of an instance.
     Apps(list::AppsArgs),
     /// Show one application.
@@ -67,45 +72,22 @@ pub struct CompletionsArgs {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     use common::finish;
+    let conn = &cli.connection;
+    let json = conn.json;
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Apps(args) => {
-            let json = args.client.json;
-            finish(list::apps(args).await, json)
-        }
-        Command::Tasks(args) => {
-            let json = args.client.json;
-            finish(list::tasks(args).await, json)
-        }
+        Command::Instances(args) => finish(list::instances(args, conn).await, json),
+        Command::Apps(args) => finish(list::apps(args, conn).await, json),
+        Command::Tasks(args) => finish(list::tasks(args, conn).await, json),
         Command::App(list::AppCommand::Show(args)) => {
-            let json = args.client.json;
-            finish(list::app_show(args).await, json)
+            finish(list::app_show(args, conn).await, json)
         }
-        Command::Delete(args) => {
-            let json = args.client.json;
-            finish(jobs::delete(args).await, json)
-        }
-        Command::Export(args) => {
-            let json = args.client.json;
-            finish(jobs::export(args).await, json)
-        }
-        Command::Import(args) => {
-            let json = args.client.json;
-            finish(jobs::import(args).await, json)
-        }
-        Command::Job(args) => {
-            let json = args.client.json;
-            finish(jobs::job(args).await, json)
-        }
-        Command::Download(args) => {
-            let json = args.client.json;
-            finish(jobs::download_archive(args).await, json)
-        }
-        Command::Package(command) => {
-            let package::PackageCommand::Inspect(args) = &command;
-            let json = args.json;
-            finish(package::run(command).await, json)
-        }
+        Command::Export(args) => finish(jobs::export(args, conn).await, json),
+        Command::Import(args) => finish(jobs::import(args, conn).await, json),
+        Command::Delete(args) => finish(jobs::delete(args, conn).await, json),
+        Command::Job(args) => finish(jobs::job(args, conn).await, json),
+        Command::Download(args) => finish(jobs::download_archive(args, conn).await, json),
+        Command::Package(command) => finish(package::run(command, json).await, json),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

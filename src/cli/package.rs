@@ -22,20 +22,17 @@ pub enum PackageCommand {
 pub struct InspectArgs {
     /// The package (.zip).
     pub file: PathBuf,
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs a `package` subcommand.
-pub async fn run(command: PackageCommand) -> Result<Done, CliError> {
+pub async fn run(command: PackageCommand, json: bool) -> Result<Done, CliError> {
     match command {
-        PackageCommand::Inspect(args) => inspect(args).await,
+        PackageCommand::Inspect(args) => inspect(args, json).await,
     }
 }
 
-async fn inspect(args: InspectArgs) -> Result<Done, CliError> {
-    let out = Output::new(args.json);
+async fn inspect(args: InspectArgs, json: bool) -> Result<Done, CliError> {
+    let out = Output::new(json);
     // The server checks the upload's name first (ROMA.10013); so does inspect.
     let name = args
         .file

@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Where the database, uploads and archives live.
     #[arg(long, default_value = "./roma-data")]
     pub data_dir: PathBuf,
+    /// Keep everything in a fresh temporary directory, removed when the server stops: a
+    /// throwaway server (CI, or a walk-through started over). Conflicts with --data-dir.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub ephemeral: bool,
     /// Largest accepted ImportAsset request, in bytes (413 beyond).
     #[arg(long, default_value_t = default_max_upload_bytes())]
     pub max_upload_bytes: usize,
@@ -76,7 +80,40 @@ fn flag_and_env<'a>(flag: &'a [String], env: &'a str) -> impl Iterator<Item = &'
         .chain(env.split(',').map(str::trim).filter(|s| !s.is_empty()))
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+/// A temporary data directory, removed when dropped (after the server stopped).
+struct Ephemeral(PathBuf);
+
+impl Ephemeral {
+    fn create() -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "roma-assets-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        Ok(Ephemeral(dir))
+    }
+}
+
+impl Drop for Ephemeral {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!(
+                "could not remove the ephemeral data dir {}: {e}",
+                self.0.display()
+            );
+        }
+    }
+}
+
+async fn serve(mut args: ServeArgs) -> Result<(), String> {
+    let ephemeral = if args.ephemeral {
+        let dir = Ephemeral::create()?;
+        args.data_dir = dir.0.clone();
+        Some(dir)
+    } else {
+        None
+    };
     let mut credentials = Credentials::default();
     let env_tokens = std::env::var("ROMA_ASSETS_TOKENS").unwrap_or_default();
     for spec in flag_and_env(&args.tokens, &env_tokens) {
@@ -126,9 +163,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("listening on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
+    let shutdown = shutdown_signal();
     println!("roma-assets reference server");
     println!("  base URL:   http://{addr}");
-    println!("  data dir:   {}", args.data_dir.display());
+    match &ephemeral {
+        Some(_) => println!(
+            "  data dir:   {} (ephemeral: removed at exit)",
+            args.data_dir.display()
+        ),
+        None => println!("  data dir:   {}", args.data_dir.display()),
+    }
     println!("  upload max: {} bytes", args.max_upload_bytes);
     if generated_token.is_some() || generated_key.is_some() {
         println!("  project:    {DEMO_PROJECT}");
@@ -168,7 +212,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     });
     super::trim::spawn();
     axum::serve(listener, service.router(args.max_upload_bytes))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("serving: {e}"))?;
     let marked = service
@@ -180,24 +224,37 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The handlers are registered when this is called (not when the future is
+/// first polled), so call it before announcing the server: a signal sent right after the banner
+/// must shut down gracefully, not kill the process with its default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let (interrupt, terminate) = signals;
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

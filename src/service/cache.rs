@@ -16,8 +16,8 @@ use std::sync::RwLock;
 
 use super::model::{App, AppAsset, Job, JobKind, JobStatus, Scope, Task};
 use super::store::{
-    AppFilter, DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed,
-    TaskFilter,
+    AppFilter, DeleteOutcome, ImportMode, ImportOutcome, InstanceRow, JobOutcome, Store,
+    StoreError, TaskFeed, TaskFilter,
 };
 
 /// How many jobs [`CachedStore`] keeps by default (the oldest go first).
@@ -133,6 +133,15 @@ impl<S: Store> Store for CachedStore<S> {
         task_ids: &[String],
     ) -> Result<DeleteOutcome, StoreError> {
         self.inner.delete_assets(scope, app_ids, task_ids)
+    }
+
+    fn list_instances(
+        &self,
+        project_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<InstanceRow>), StoreError> {
+        self.inner.list_instances(project_id, offset, limit)
     }
 
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
@@ -352,6 +361,14 @@ mod tests {
             t: &[String],
         ) -> Result<DeleteOutcome, StoreError> {
             self.inner.delete_assets(s, a, t)
+        }
+        fn list_instances(
+            &self,
+            p: &str,
+            o: u64,
+            l: u64,
+        ) -> Result<(u64, Vec<InstanceRow>), StoreError> {
+            self.inner.list_instances(p, o, l)
         }
         fn apps_by_ids(&self, s: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
             self.inner.apps_by_ids(s, ids)

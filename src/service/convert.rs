@@ -9,7 +9,7 @@ use sha2::Digest;
 
 use super::jobs::ExportRequest;
 use super::model::{App, Task, TaskType};
-use super::store::TaskFilter;
+use super::store::{InstanceRow, TaskFilter};
 use crate::client::types;
 use crate::server::{ApiError, ListTasksParams};
 
@@ -145,4 +145,38 @@ pub fn asset_ids(
     request.app_ids = app_ids;
     request.task_ids = task_ids;
     request
+}
+
+/// An instance as ListInstances sends it: what the reference server knows (id, first and last
+/// write) and fixed values for the cloud resources it does not have (documented as such).
+pub fn instance(row: InstanceRow, project: &types::ProjectId) -> types::RomaInstance {
+    types::RomaInstance {
+        id: row.id.clone(),
+        name: row.id,
+        description: String::new(),
+        flavor_id: None,
+        flavor_type: "basic".to_string(),
+        cpu_arch: if std::env::consts::ARCH == "aarch64" {
+            types::RomaInstanceCpuArch::Aarch64
+        } else {
+            types::RomaInstanceCpuArch::X8664
+        },
+        vpc_id: None,
+        subnet_id: None,
+        security_group_id: None,
+        publicip_enable: false,
+        publicip_id: None,
+        publicip_address: None,
+        status: types::RomaInstanceStatus::Running,
+        error_code: None,
+        error_msg: None,
+        charge_type: types::RomaInstanceChargeType::PostPaid,
+        project_id: project.to_string(),
+        create_time: super::time(row.created_at),
+        update_time: super::time(row.updated_at),
+        maintain_begin: None,
+        maintain_end: None,
+        available_zone_ids: Vec::new(),
+        enterprise_project_id: "0".to_string(),
+    }
 }

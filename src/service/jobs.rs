@@ -92,7 +92,9 @@ impl JobRunner {
         let store = self.store.clone();
         let min_duration = self.min_duration;
         self.tracker.spawn(async move {
-            let started = tokio::time::Instant::now();
+            // The emulator's delay comes before the work, not after: a server killed while a job
+            // waits leaves the instance untouched, and the restart's FAILED is then the truth.
+            tokio::time::sleep(min_duration).await;
             let job_id = job.id.clone();
             let ran = tokio::task::spawn_blocking(move || {
                 let outcome = work(&job);
@@ -110,9 +112,6 @@ impl JobRunner {
                     failed(server_reason("the job crashed; see the server log"))
                 }
             };
-            if let Some(rest) = min_duration.checked_sub(started.elapsed()) {
-                tokio::time::sleep(rest).await;
-            }
             let store2 = store.clone();
             let id2 = job_id.clone();
             let finished = tokio::task::spawn_blocking(move || store2.finish_job(&id2, outcome)).await;

@@ -28,7 +28,8 @@ use crate::server::{
     CheckRomaAppDetailsParams, CheckRomaAppDetailsReply, Credential, DeleteAssetParams,
     DeleteAssetReply, DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams,
     ExportAssetReply, ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams,
-    ListAppsReply, ListTasksParams, ListTasksReply, RequestContext, SigningKeys, codes,
+    ListAppsReply, ListInstancesParams, ListInstancesReply, ListTasksParams, ListTasksReply,
+    RequestContext, SigningKeys, codes,
 };
 use auth::Credentials;
 use jobs::{JobRunner, scope};
@@ -222,6 +223,33 @@ impl Service {
                 ))
             }
         }
+    }
+}
+
+/// A body of a known length, streamed: its exact size hint makes hyper send `Content-Length`
+/// instead of chunked encoding.
+struct ExactLength {
+    inner: Body,
+    length: u64,
+}
+
+impl axum::body::HttpBody for ExactLength {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.length)
     }
 }
 
@@ -443,6 +471,15 @@ impl Api for Service {
         reply(self.list_apps(credential, params).await)
     }
 
+    async fn list_instances(
+        &self,
+        _ctx: RequestContext,
+        credential: Credential,
+        params: ListInstancesParams,
+    ) -> ListInstancesReply {
+        reply(self.list_instances(credential, params).await)
+    }
+
     async fn check_roma_app_details(
         &self,
         _ctx: RequestContext,
@@ -537,6 +574,40 @@ impl Service {
             total,
             size: apps.len() as u64,
             apps,
+        }))
+    }
+
+    /// ListInstances: the project's instances that hold something; `status` other than RUNNING
+    /// keeps none (they all run).
+    async fn list_instances(
+        &self,
+        credential: Credential,
+        params: ListInstancesParams,
+    ) -> Result<ListInstancesReply, ApiError> {
+        self.authorize(&credential, &params.project_id)?;
+        let (offset, limit) = (params.offset.max(0) as u64, params.limit.max(0) as u64);
+        let nobody = params
+            .status
+            .as_deref()
+            .is_some_and(|status| status != "RUNNING");
+        let store = self.inner.store.clone();
+        let project = params.project_id.to_string();
+        let (total, rows) = blocking(move || {
+            if nobody {
+                return Ok((0, Vec::new()));
+            }
+            store.list_instances(&project, offset, limit)
+        })
+        .await?
+        .map_err(ApiError::internal)?;
+        let instances: Vec<_> = rows
+            .into_iter()
+            .map(|row| convert::instance(row, &params.project_id))
+            .collect();
+        Ok(ListInstancesReply::Ok(types::ListInstancesResponse {
+            total,
+            size: instances.len() as u64,
+            instances,
         }))
     }
 
@@ -670,9 +741,18 @@ impl Service {
             let request_id = crate::server::current_request_id().unwrap_or_default();
             tracing::warn!(%request_id, path = %path.display(), error = %e, "could not remove a downloaded archive");
         }
-        Ok(DownloadAssetArchiveReply::Ok(Body::from_stream(
-            tokio_util::io::ReaderStream::new(file),
-        )))
+        // The length goes out as Content-Length (hyper sets it from an exact size hint): the
+        // official SDK's progress callback reads it, and without it its default handler reads
+        // the whole archive just to log its size.
+        let length = file
+            .metadata()
+            .await
+            .map_err(|e| ApiError::internal(format!("reading {}: {e}", path.display())))?
+            .len();
+        Ok(DownloadAssetArchiveReply::Ok(Body::new(ExactLength {
+            inner: Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+            length,
+        })))
     }
 }
 

@@ -169,6 +169,17 @@ pub struct TaskFilter {
     pub ascending: bool,
 }
 
+/// An instance as [`Store::list_instances`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    /// The instance id.
+    pub id: String,
+    /// Its first write.
+    pub created_at: DateTime<Utc>,
+    /// Its last write.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The outcome of [`Store::delete_assets`]: applied, or refused with reasons and nothing deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteOutcome {
@@ -258,6 +269,15 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<Task>), StoreError>;
+
+    /// One page of the project's instances, by id: those holding an app, a task or a job, each
+    /// with its first and last write; and how many there are.
+    fn list_instances(
+        &self,
+        project_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<InstanceRow>), StoreError>;
 
     /// Deletes these apps and tasks of the instance, all or nothing, in one transaction. An id
     /// the instance does not hold (code [`MISSING_ERROR_CODE`]) or an app that would keep a
@@ -654,6 +674,45 @@ impl Store for SqliteStore {
             &conditions,
             (offset, limit),
         )
+    }
+
+    fn list_instances(
+        &self,
+        project_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<InstanceRow>), StoreError> {
+        const WRITES: &str = "SELECT instance_id, created_at AS first, updated_at AS last FROM apps
+                                  WHERE project_id = ?1
+                              UNION ALL
+                              SELECT instance_id, created_at, updated_at FROM tasks
+                                  WHERE project_id = ?1
+                              UNION ALL
+                              SELECT instance_id, begin_time, coalesce(end_time, begin_time)
+                                  FROM jobs WHERE project_id = ?1";
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let n: i64 = tx.query_row(
+            &format!("SELECT count(DISTINCT instance_id) FROM ({WRITES})"),
+            params![project_id],
+            |row| row.get(0),
+        )?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT instance_id, min(first), max(last) FROM ({WRITES})
+             GROUP BY instance_id ORDER BY instance_id LIMIT ?2 OFFSET ?3"
+        ))?;
+        let mut rows = stmt.query(params![project_id, sql_int(limit), sql_int(offset)])?;
+        let mut instances = Vec::new();
+        while let Some(row) = rows.next()? {
+            instances.push(InstanceRow {
+                id: row.get(0)?,
+                created_at: parse_ts(&row.get::<_, String>(1)?, "first write")?,
+                updated_at: parse_ts(&row.get::<_, String>(2)?, "last write")?,
+            });
+        }
+        let total =
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("instance count {n}")))?;
+        Ok((total, instances))
     }
 
     fn delete_assets(

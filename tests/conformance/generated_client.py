@@ -197,7 +197,7 @@ def main() -> int:
 
         def listings() -> None:
             found_apps = sorted(a.name for a in assets.list_apps(PROJECT, TARGET).apps)
-            found_tasks = sorted(t.name for t in assets.list_tasks(PROJECT, TARGET).tasks)
+            found_tasks = sorted(t.task_name for t in assets.list_tasks(PROJECT, TARGET).entities)
             assert found_apps == expected_apps, (found_apps, expected_apps)
             assert found_tasks == expected_tasks, (found_tasks, expected_tasks)
 

@@ -6,7 +6,7 @@ server to accept); invalid bodies are sent exactly as generated. None of them hi
 from a check: they make the valid bodies as valid as the document says a valid request is, where
 JSON Schema cannot say it.
 
-- `x-max-combined-items` (ExportAsset: apps + tasks together at most 100, the seed's "A maximum
+- `x-max-combined-items` (ExportAsset, DeleteAsset: apps + tasks together at most 100, the seed's "A maximum
   of 100 applications and tasks"): OpenAPI 3.0 has no keyword for a limit over two arrays, so the
   document states it as an extension that the server enforces (400 ROMA.13000). A positive body
   over the limit is trimmed to it, reading the limit from the document, not from this file.
@@ -21,8 +21,11 @@ JSON Schema cannot say it.
   serialization limit, not a property of the API.
 - One running asset job per project (ROMA.10012, 400 as the service's catalogue has it): a client
   must wait for its job to end before it creates the next one, so before every
-  ExportAsset/ImportAsset the hook waits (at most 30 s) for the jobs this run created in that
-  project. The run uses one worker so that no two requests race.
+  ExportAsset/ImportAsset/DeleteAsset the hook waits (at most 30 s) for the jobs this run created
+  in that project. The run uses one worker so that no two requests race.
+- The package for positive imports is fetched before the first call of the run, while the demo
+  instance is as seeded: a DeleteAsset the stateful phase links to an export may delete the demo
+  apps later on.
 
 Environment: ROMA_BASE_URL, ROMA_TOKEN (project `demo`), ROMA_OPENAPI (the document's path).
 """
@@ -46,6 +49,8 @@ TOKEN = os.environ["ROMA_TOKEN"]
 DOCUMENT = yaml.safe_load(Path(os.environ["ROMA_OPENAPI"]).read_text(encoding="utf-8"))
 HEADERS = {"X-Auth-Token": TOKEN}
 JOB_WAIT_SECONDS = 30.0
+# The operations that start an asset job (one running per project).
+JOB_OPERATIONS = ("ExportAsset", "ImportAsset", "DeleteAsset")
 
 # (instance, job id) of the jobs this run created that may still run, by project.
 _jobs: dict[str, list[tuple[str, str]]] = {}
@@ -157,8 +162,9 @@ def _demo_package() -> bytes:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    _demo_package()
     operation_id = _operation_id(case)
-    if operation_id not in ("ExportAsset", "ImportAsset"):
+    if operation_id not in JOB_OPERATIONS:
         return
     # Every case waits, since any of them may turn out positive (see _body_is_positive).
     _wait_for_jobs(str((case.path_parameters or {}).get("project_id", "")))
@@ -188,7 +194,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    if _operation_id(case) not in ("ExportAsset", "ImportAsset") or response.status_code != 200:
+    if _operation_id(case) not in JOB_OPERATIONS or response.status_code != 200:
         return
     try:
         job = response.json()["job_id"]

@@ -10,8 +10,12 @@ unmodified, authenticating with AK/SK only, drives the reference server:
      the project (a new one per run, which the server creates on import) -> CheckAssetJobStatus
      until the import SUCCEEDED
   5. ListRomaApp of that instance shows exactly the exported apps' names
-  6. a client whose SK is wrong: ClientRequestException, 401, with error_code and request_id
-  7. a request signed 20 minutes ago (X-Sdk-Date): ClientRequestException, 401, with error_code
+  6. ListRomaApp and CheckRomaAppDetails decode every field of ServerAppInfo
+  7. ListTasks (FDI path) decodes every field of BriefTaskRespBean; its `name` filter works
+  8. DeleteAsset of that instance's apps and tasks, CheckAssetJobStatus until SUCCEEDED
+     (type deleteAsset), then the instance is empty
+  9. a client whose SK is wrong: ClientRequestException, 401, with error_code and request_id
+ 10. a request signed 20 minutes ago (X-Sdk-Date): ClientRequestException, 401, with error_code
      and request_id; the same call signed now succeeds
 
 Nothing is patched, hooked or added on the wire: the SDK builds, signs and sends every request
@@ -32,8 +36,8 @@ The SDK writes ~/.huaweicloud/application_id the first time it builds a client (
 the SDK is imported, so that the run leaves nothing in the real home and reads nothing from it.
 
 Prints one line per step (`ok <step>` / `FAIL <step>: <why>`) and a closing `N passed, N failed`
-line; exits 1 on any failure. Steps 1-5 are a chain: after a failure the rest of it is reported as
-skipped (not counted); steps 6 and 7 always run.
+line; exits 1 on any failure. Steps 1-8 are a chain: after a failure the rest of it is reported as
+skipped (not counted); steps 9 and 10 always run.
 """
 
 from __future__ import annotations
@@ -71,14 +75,32 @@ import huaweicloudsdkcore.signer.signer as sdk_signer  # noqa: E402
 from huaweicloudsdkroma.v2 import (  # noqa: E402
     AssetExportRequest,
     AssetExportRequestApps,
+    AssetExportRequestTasks,
+    AssetOperateRequest,
     CheckAssetJobStatusRequest,
+    CheckRomaAppDetailsRequest,
+    DeleteAssetRequest,
     DownloadAssetArchiveRequest,
     ExportAssetRequest,
     ImportAssetRequest,
     ImportAssetRequestBody,
     ListRomaAppRequest,
+    ListTasksRequest,
     RomaClient,
 )
+
+# The fields the reference pages give each model; the server must fill every one, so that an SDK
+# user sees real values, not None.
+APP_FIELDS = ["id", "name", "remark", "roles", "create_time", "update_time", "created_user",
+              "last_updated_user", "owner", "key", "favorite"]
+TASK_FIELDS = ["task_id", "task_name", "task_type", "status", "created_date", "version",
+               "last_modified_time", "execute_status", "source_app_id", "target_app_id",
+               "source_instance_id", "target_instance_id", "enterprise_project_id"]
+
+
+def filled(model: Any, fields: list[str]) -> None:
+    missing = [f for f in fields if getattr(model, f) is None]
+    assert not missing, f"{type(model).__name__} decoded without {missing}: {model}"
 
 
 class Steps:
@@ -276,8 +298,56 @@ def main() -> int:
                 assert found == sorted(source_apps.values()), (found, sorted(source_apps.values()))
 
             steps.run(f"5 ListRomaApp: {sorted(source_apps.values())} in {TARGET}", listed)
+
+            def app_details() -> None:
+                listing = client.list_roma_app(ListRomaAppRequest(instance_id=source, limit=100))
+                for app in listing.apps:
+                    filled(app, APP_FIELDS)
+                    assert app.created_user.user_name and app.last_updated_user.user_id, app
+                first = listing.apps[0]
+                details = client.check_roma_app_details(
+                    CheckRomaAppDetailsRequest(instance_id=source, app_id=first.id)
+                )
+                assert details.status_code == 200, details.status_code
+                filled(details, APP_FIELDS)
+                assert (details.name, details.key, details.roles) == (first.name, first.key, first.roles)
+
+            steps.run("6 ListRomaApp + CheckRomaAppDetails: every ServerAppInfo field decodes", app_details)
+            target_tasks: list[str] = []
+
+            def tasks() -> None:
+                answer = client.list_tasks(ListTasksRequest(instance_id=TARGET, limit=100))
+                assert answer.status_code == 200, answer.status_code
+                assert answer.total == answer.size == len(answer.entities or []) > 0, answer
+                for task in answer.entities:
+                    filled(task, TASK_FIELDS)
+                    assert task.task_type in ("REALTIME", "TIMING"), task.task_type
+                    assert task.source_instance_id == TARGET, task.source_instance_id
+                target_tasks.extend(t.task_id for t in answer.entities)
+                # The SDK's `name` filter (the page's task_name) reaches the server.
+                name = answer.entities[0].task_name
+                named = client.list_tasks(ListTasksRequest(instance_id=TARGET, name=name))
+                assert [t.task_name for t in named.entities] == [name], named
+
+            steps.run(f"7 ListTasks (FDI): BriefTaskRespBean decodes for the tasks of {TARGET}", tasks)
+
+            def delete() -> None:
+                apps = list(app_names(TARGET))
+                body = AssetOperateRequest(
+                    apps=[AssetExportRequestApps(id=i) for i in apps],
+                    tasks=[AssetExportRequestTasks(id=i) for i in target_tasks],
+                )
+                answer = client.delete_asset(DeleteAssetRequest(instance_id=TARGET, body=body))
+                assert answer.status_code == 200, answer.status_code
+                assert answer.job_id, f"no job_id: {answer}"
+                wait(TARGET, answer.job_id, "deleteAsset")
+                assert app_names(TARGET) == {}, "the apps are still there"
+                left = client.list_tasks(ListTasksRequest(instance_id=TARGET))
+                assert left.total == 0, left
+
+            steps.run(f"8 DeleteAsset + CheckAssetJobStatus: every app and task of {TARGET} deleted", delete)
         except _Stop:
-            print("skip the rest of steps 1-5")
+            print("skip the rest of steps 1-8")
 
         def wrong_sk() -> ClientRequestException:
             bad = build_client(endpoint, project, ak, sk + "x", args.insecure)
@@ -287,7 +357,7 @@ def main() -> int:
                 bad.close()
 
         try:
-            detail(steps.run("6 a wrong SK: ClientRequestException 401 with error_code and request_id", wrong_sk))
+            detail(steps.run("9 a wrong SK: ClientRequestException 401 with error_code and request_id", wrong_sk))
         except _Stop:
             pass
 
@@ -299,7 +369,7 @@ def main() -> int:
 
         try:
             detail(steps.run(
-                f"7 X-Sdk-Date {int(STALE_BY.total_seconds()) // 60} min old: ClientRequestException 401"
+                f"10 X-Sdk-Date {int(STALE_BY.total_seconds()) // 60} min old: ClientRequestException 401"
                 " with error_code and request_id (signed now: 200)",
                 stale_date,
             ))

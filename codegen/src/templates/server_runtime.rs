@@ -1404,7 +1404,10 @@ impl MultipartReader {
         Ok(MultipartReader { inner, limit })
     }
 
-    async fn next(&mut self, file_parts: &[&str]) -> Result<NextPart, ApiError> {
+    /// The next part the document names: a file part of `file_parts` (streamed), a text part
+    /// of `text_parts` (read whole), or the end. Other parts, text or binary, are skipped unread
+    /// (within the body limit): a body with a stray part is read as if it were not there.
+    async fn next(&mut self, file_parts: &[&str], text_parts: &[&str]) -> Result<NextPart, ApiError> {
         let limit = self.limit;
         let map = move |e: multer::Error| -> ApiError {
             match e {
@@ -1412,8 +1415,15 @@ impl MultipartReader {
                 other => ApiError::invalid_parameter("body", format!("malformed multipart body: {other}")),
             }
         };
-        let Some(field) = self.inner.next_field().await.map_err(map)? else {
-            return Ok(NextPart::End);
+        let field = loop {
+            let Some(mut field) = self.inner.next_field().await.map_err(map)? else {
+                return Ok(NextPart::End);
+            };
+            let name = field.name().unwrap_or("");
+            if file_parts.contains(&name) || text_parts.contains(&name) {
+                break field;
+            }
+            while field.chunk().await.map_err(map)?.is_some() {}
         };
         let name = field.name().unwrap_or("").to_string();
         if file_parts.contains(&name.as_str()) {
