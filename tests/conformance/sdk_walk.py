@@ -3,7 +3,8 @@
 (huaweicloudsdkroma + huaweicloudsdkcore, pinned in tests/conformance/sdk-requirements.txt),
 unmodified, authenticating with AK/SK only, drives the reference server:
 
-  1. ListRomaApp lists the source instance's apps; ExportAsset exports them all -> a job id
+  1. ListRomaApp and ListTasks list the source instance's apps and tasks; ExportAsset exports them
+     all -> a job id
   2. CheckAssetJobStatus until the export SUCCEEDED -> its archive_id
   3. DownloadAssetArchive, read through consume_download_stream into a file -> a zip
   4. ImportAsset of that file (multipart part `ImportAssetRequestBody`) into another instance of
@@ -17,6 +18,7 @@ unmodified, authenticating with AK/SK only, drives the reference server:
   9. a client whose SK is wrong: ClientRequestException, 401, with error_code and request_id
  10. a request signed 20 minutes ago (X-Sdk-Date): ClientRequestException, 401, with error_code
      and request_id; the same call signed now succeeds
+ 11. CheckRomaInstanceListV2 lists the source instance, RUNNING
 
 Nothing is patched, hooked or added on the wire: the SDK builds, signs and sends every request
 and parses every answer (errors through its own DefaultExceptionHandler). The one exception is
@@ -37,7 +39,7 @@ the SDK is imported, so that the run leaves nothing in the real home and reads n
 
 Prints one line per step (`ok <step>` / `FAIL <step>: <why>`) and a closing `N passed, N failed`
 line; exits 1 on any failure. Steps 1-8 are a chain: after a failure the rest of it is reported as
-skipped (not counted); steps 9 and 10 always run.
+skipped (not counted); steps 9 to 11 always run.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ from huaweicloudsdkroma.v2 import (  # noqa: E402
     AssetOperateRequest,
     CheckAssetJobStatusRequest,
     CheckRomaAppDetailsRequest,
+    CheckRomaInstanceListV2Request,
     DeleteAssetRequest,
     DownloadAssetArchiveRequest,
     ExportAssetRequest,
@@ -247,13 +250,21 @@ def main() -> int:
             def export() -> str:
                 source_apps.update(app_names(source))
                 assert source_apps, f"instance {source} has no apps (was the server started with --demo?)"
-                body = AssetExportRequest(apps=[AssetExportRequestApps(id=i) for i in source_apps])
+                # The tasks go along, so that step 7 finds tasks in the target.
+                listed = client.list_tasks(ListTasksRequest(instance_id=source, limit=100))
+                assert listed.status_code == 200, listed.status_code
+                task_ids = [t.task_id for t in listed.entities or []]
+                assert task_ids, f"instance {source} has no tasks"
+                body = AssetExportRequest(
+                    apps=[AssetExportRequestApps(id=i) for i in source_apps],
+                    tasks=[AssetExportRequestTasks(id=i) for i in task_ids],
+                )
                 answer = client.export_asset(ExportAssetRequest(instance_id=source, body=body))
                 assert answer.status_code == 200, answer.status_code
                 assert answer.job_id, f"no job_id: {answer}"
                 return answer.job_id
 
-            export_job = steps.run(f"1 ListRomaApp + ExportAsset: the apps of {source}", export)
+            export_job = steps.run(f"1 ListRomaApp + ListTasks + ExportAsset: the apps and tasks of {source}", export)
 
             def exported() -> str:
                 status = wait(source, export_job, "exportAsset")
@@ -373,6 +384,21 @@ def main() -> int:
                 " with error_code and request_id (signed now: 200)",
                 stale_date,
             ))
+        except _Stop:
+            pass
+
+        def instances() -> None:
+            answer = client.check_roma_instance_list_v2(CheckRomaInstanceListV2Request(limit=100))
+            assert answer.status_code == 200, answer.status_code
+            ids = [i.id for i in answer.instances or []]
+            assert source in ids, ids
+            listed = next(i for i in answer.instances if i.id == source)
+            for field in ("name", "status", "project_id", "create_time", "update_time", "cpu_arch"):
+                assert getattr(listed, field) is not None, f"instance decoded without {field}: {listed}"
+            assert listed.status == "RUNNING" and listed.project_id == project, listed
+
+        try:
+            steps.run(f"11 CheckRomaInstanceListV2: {source} is listed, RUNNING", instances)
         except _Stop:
             pass
     finally:
