@@ -12,6 +12,7 @@ const SPECS: [(&str, &str); 2] = [
 ];
 
 fn main() {
+    seeds_cfg();
     let out = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     for (spec_path, subdir) in SPECS {
         println!("cargo:rerun-if-changed={spec_path}");
@@ -25,5 +26,18 @@ fn main() {
         fs::create_dir_all(&dir).expect("creating the output directory");
         fs::write(dir.join("client.rs"), generated.client).expect("writing client.rs");
         fs::write(dir.join("server.rs"), generated.server).expect("writing server.rs");
+    }
+}
+
+/// `cfg(seeds_present)` when the seed pages are beside the checkout (or at `ROMA_SEEDS_DIR`), so
+/// that the test reading them is marked ignored, with its reason, where they are not. Watched
+/// only when present: cargo would rerun this script on every build for a path that is missing.
+fn seeds_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(seeds_present)");
+    println!("cargo:rerun-if-env-changed=ROMA_SEEDS_DIR");
+    let dir = env::var("ROMA_SEEDS_DIR").unwrap_or_else(|_| "../shared/seeds".to_string());
+    if Path::new(&dir).is_dir() {
+        println!("cargo:rerun-if-changed={dir}");
+        println!("cargo:rustc-cfg=seeds_present");
     }
 }

@@ -854,18 +854,12 @@ fn the_document_states_every_fact_of_the_seed_pages() {
 }
 
 #[test]
+#[cfg_attr(
+    not(seeds_present),
+    ignore = "the seed pages are not beside this checkout (../shared/seeds or ROMA_SEEDS_DIR)"
+)]
 fn the_fact_table_is_what_the_seed_pages_say() {
     let dir = seeds_dir();
-    if !dir.is_dir() {
-        // CI always has shared/ beside the checkout: there a missing directory is a failure.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "seed pages not found at {} (set ROMA_SEEDS_DIR)",
-            dir.display()
-        );
-        eprintln!("skipped: seed pages not found at {}", dir.display());
-        return;
-    }
     for expected in seed_pages() {
         let path = dir.join(&expected.file);
         let text = std::fs::read_to_string(&path)

@@ -226,6 +226,9 @@ pub enum CliError {
     /// The command cannot run as given (exit 2, as clap's usage errors).
     #[error("{0}")]
     Usage(String),
+    /// Ctrl-C while waiting (exit 130, as a shell reports SIGINT); what goes on was printed.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Exit code for a usage error (clap uses the same).
@@ -243,6 +246,7 @@ pub fn finish(result: Result<Done, CliError>, json: bool) -> ExitCode {
             report(&error, json);
             ExitCode::from(EXIT_USAGE)
         }
+        Err(CliError::Interrupted) => ExitCode::from(130),
         Err(error) => {
             report(&error, json);
             ExitCode::FAILURE

@@ -313,6 +313,16 @@ fn report(
         if let Some(d) = download {
             out.text(&format!("wrote {} bytes to {}\n", d.bytes, d.file));
         }
+        if job
+            .reasons
+            .iter()
+            .any(|r| r.error_code.as_str() == CONFLICT_CODE)
+        {
+            eprintln!(
+                "hint: those names exist in the instance; import with --mode Merge to overwrite \
+                 them, or --prefix to import beside them"
+            );
+        }
     }
     outcome(job)
 }
@@ -325,6 +335,9 @@ fn outcome(job: &types::CheckAssetJobStatusResponse) -> Done {
     }
 }
 
+/// The reason code of an AddNew import whose names exist (the store's).
+const CONFLICT_CODE: &str = crate::service::store::CONFLICT_ERROR_CODE;
+
 /// Waits for the job with a progress bar.
 async fn wait(
     client: &InstanceClient,
@@ -333,14 +346,37 @@ async fn wait(
     out: Output,
 ) -> Result<types::CheckAssetJobStatusResponse, CliError> {
     let bar = out.job_bar(job_id);
-    let result = client
-        .wait_for_job(job_id, &wait.options(), |status| {
-            bar.set_position((status.progress_percent.clamp(0.0, 1.0) * 100.0).round() as u64);
-            bar.set_message(status.status.to_string());
-        })
-        .await;
+    let options = wait.options();
+    let polling = client.wait_for_job(job_id, &options, |status| {
+        bar.set_position((status.progress_percent.clamp(0.0, 1.0) * 100.0).round() as u64);
+        bar.set_message(status.status.to_string());
+    });
+    // Ctrl-C stops the waiting, not the job: say so, and how to pick it up again.
+    let result = tokio::select! {
+        result = polling => result,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish_and_clear();
+            eprintln!("interrupted: {}", resume_hint(job_id));
+            return Err(CliError::Interrupted);
+        }
+    };
     bar.finish_and_clear();
-    Ok(result?)
+    result.map_err(|e| {
+        // A lost connection or a deadline leaves the job running on the server.
+        if matches!(e, ClientError::Transport(_) | ClientError::Timeout { .. }) {
+            eprintln!("{}", resume_hint(job_id));
+        }
+        CliError::from(e)
+    })
+}
+
+/// What to run to follow a job whose wait ended early (the job itself goes on on the server).
+fn resume_hint(job_id: &types::JobId) -> String {
+    format!(
+        "job {id} goes on on the server; follow it with: roma-assets job {id} --wait \
+         (an export's package then with: roma-assets download ARCHIVE_ID -o FILE)",
+        id = job_id.as_str()
+    )
 }
 
 /// Downloads with a byte counter.

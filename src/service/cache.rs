@@ -144,6 +144,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_instances(project_id, offset, limit)
     }
 
+    fn running_job(&self, project_id: &str) -> Result<Option<Job>, StoreError> {
+        self.inner.running_job(project_id)
+    }
+
     fn apps_by_ids(&self, scope: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
         self.inner.apps_by_ids(scope, ids)
     }
@@ -369,6 +373,9 @@ mod tests {
             l: u64,
         ) -> Result<(u64, Vec<InstanceRow>), StoreError> {
             self.inner.list_instances(p, o, l)
+        }
+        fn running_job(&self, p: &str) -> Result<Option<Job>, StoreError> {
+            self.inner.running_job(p)
         }
         fn apps_by_ids(&self, s: &Scope, ids: &[String]) -> Result<Vec<App>, StoreError> {
             self.inner.apps_by_ids(s, ids)

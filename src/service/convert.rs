@@ -8,7 +8,7 @@
 use sha2::Digest;
 
 use super::jobs::ExportRequest;
-use super::model::{App, Task, TaskType};
+use super::model::{App, JobKind, Task, TaskType};
 use super::store::{InstanceRow, TaskFilter};
 use crate::client::types;
 use crate::server::{ApiError, ListTasksParams};
@@ -178,5 +178,14 @@ pub fn instance(row: InstanceRow, project: &types::ProjectId) -> types::RomaInst
         maintain_end: None,
         available_zone_ids: Vec::new(),
         enterprise_project_id: "0".to_string(),
+    }
+}
+
+/// A job kind as the document names it (`exportAsset`, ...), for messages.
+pub fn job_type(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Export => "exportAsset",
+        JobKind::Import => "importAsset",
+        JobKind::Delete => "deleteAsset",
     }
 }

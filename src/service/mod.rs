@@ -207,13 +207,31 @@ impl Service {
 
     async fn create_job(&self, scope: model::Scope, kind: JobKind) -> Result<Job, ApiError> {
         let store = self.inner.store.clone();
+        let project = scope.project_id.clone();
         match blocking(move || store.create_job(&scope, kind)).await? {
             Ok(job) => Ok(job),
-            Err(StoreError::JobAlreadyRunning) => Err(ApiError::new(
-                codes::ROMA_10012,
-                "an asset job is already running",
-            )
-            .with_details("only one asset job per project runs at a time; wait for it to end")),
+            Err(StoreError::JobAlreadyRunning) => {
+                // Name the job to wait for, when it is still there to be named.
+                let store = self.inner.store.clone();
+                let running = blocking(move || store.running_job(&project))
+                    .await?
+                    .ok()
+                    .flatten();
+                let details = match running {
+                    Some(job) => format!(
+                        "job {:.40} ({}, instance {:.20}) runs; one asset job per project at a time",
+                        job.id,
+                        convert::job_type(job.kind),
+                        job.scope.instance_id
+                    ),
+                    None => "only one asset job per project runs at a time; wait for it to end"
+                        .to_string(),
+                };
+                Err(
+                    ApiError::new(codes::ROMA_10012, "an asset job is already running")
+                        .with_details(details),
+                )
+            }
             Err(e) => {
                 let request_id = crate::server::current_request_id().unwrap_or_default();
                 tracing::error!(%request_id, error = %e, "creating a job failed");

@@ -300,6 +300,9 @@ pub trait Store: Send + Sync + 'static {
     /// the project already has one (atomically, whatever races).
     fn create_job(&self, scope: &Scope, kind: JobKind) -> Result<Job, StoreError>;
 
+    /// The project's RUNNING job, if any (there is at most one).
+    fn running_job(&self, project_id: &str) -> Result<Option<Job>, StoreError>;
+
     /// Sets a running job's progress, clamped to 0..=1 (NaN counts as 0).
     /// [`StoreError::JobNotRunning`] when the job is unknown or has ended.
     fn set_progress(&self, job_id: &str, progress: f64) -> Result<(), StoreError>;
@@ -676,6 +679,18 @@ impl Store for SqliteStore {
         )
     }
 
+    fn running_job(&self, project_id: &str) -> Result<Option<Job>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE project_id = ?1 AND status = 'RUNNING'"
+        ))?;
+        let mut rows = stmt.query(params![project_id])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(job_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
     fn list_instances(
         &self,
         project_id: &str,
@@ -891,11 +906,9 @@ impl Store for SqliteStore {
 
     fn get_job(&self, scope: &Scope, job_id: &str) -> Result<Option<Job>, StoreError> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(
-            "SELECT id, project_id, instance_id, kind, status, progress, archive_id, reasons,
-                    begin_time, end_time
-             FROM jobs WHERE id = ?1 AND project_id = ?2 AND instance_id = ?3",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND project_id = ?2 AND instance_id = ?3"
+        ))?;
         let mut rows = stmt.query(params![job_id, scope.project_id, scope.instance_id])?;
         match rows.next()? {
             Some(row) => Ok(Some(job_from_row(row)?)),
@@ -1324,6 +1337,9 @@ fn check_package(prefix: &str, apps: &[AppAsset], tasks: &[TaskHead]) -> Vec<Rea
 const APP_COLUMNS: &str = "id, name, description, created_at, updated_at, app_key, favorite";
 const TASK_COLUMNS: &str = "id, name, app_id, source, target, created_at, updated_at, task_type, \
                             task_tag, status, execute_status, version";
+
+/// The columns [`job_from_row`] reads, in its order.
+const JOB_COLUMNS: &str = "id, project_id, instance_id, kind, status, progress, archive_id, reasons, begin_time, end_time";
 
 /// Each id once, in the order given.
 fn unique(ids: &[String]) -> impl Iterator<Item = &str> {
