@@ -169,6 +169,15 @@ impl<S: Store> Store for CachedStore<S> {
         self.write_through(job_id, |store| store.set_progress(job_id, progress))
     }
 
+    fn note_progress(&self, job_id: &str, progress: f64) {
+        let mut jobs = self.write();
+        if let Some(job) = jobs.by_id.get_mut(job_id)
+            && job.status == JobStatus::Running
+        {
+            job.progress = progress.clamp(0.0, 1.0);
+        }
+    }
+
     fn finish_job(&self, job_id: &str, outcome: JobOutcome) -> Result<(), StoreError> {
         self.write_through(job_id, |store| store.finish_job(job_id, outcome))
     }
@@ -274,6 +283,25 @@ mod tests {
         assert!(
             store.cached_job(&scope("other"), &job.id).is_none(),
             "another project's job is never answered"
+        );
+    }
+
+    #[test]
+    fn noted_progress_shows_to_polls_while_the_job_runs_and_never_after() {
+        let (_dir, store) = store(16);
+        let job = store.create_job(&scope("p"), JobKind::Import).unwrap();
+        store.note_progress(&job.id, 0.6);
+        assert_eq!(
+            store.cached_job(&scope("p"), &job.id).unwrap().progress,
+            0.6
+        );
+        store
+            .finish_job(&job.id, JobOutcome::Succeeded { archive_id: None })
+            .unwrap();
+        store.note_progress(&job.id, 0.3);
+        assert_eq!(
+            store.cached_job(&scope("p"), &job.id).unwrap().progress,
+            1.0
         );
     }
 

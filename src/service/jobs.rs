@@ -13,9 +13,11 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
-use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset};
+use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset, TaskHead};
 use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageTasks};
-use super::store::{DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError};
+use super::store::{
+    DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed,
+};
 use crate::server::codes;
 
 /// At most this many applications and tasks in one job: the document's `x-max-combined-items`
@@ -308,6 +310,24 @@ fn run_export(
     })
 }
 
+/// A [`TaskFeed`] that reports each task it hands out.
+struct ProgressFeed<'a> {
+    inner: &'a mut dyn TaskFeed,
+    on_task: &'a dyn Fn(usize),
+}
+
+impl TaskFeed for ProgressFeed<'_> {
+    fn heads(&self) -> &[TaskHead] {
+        self.inner.heads()
+    }
+
+    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError> {
+        let task = self.inner.task(index)?;
+        (self.on_task)(index);
+        Ok(task)
+    }
+}
+
 fn run_import(
     store: &dyn Store,
     job: &Job,
@@ -327,7 +347,14 @@ fn run_import(
             )));
         }
     };
-    match store.apply_import_feed(&job.scope, mode, prefix, &index.apps, &mut tasks)? {
+    // Each task applied moves the job on, from 0.2 to 0.95 (the commit is the rest), as polls
+    // see it: noted in memory, since the import's transaction holds the store.
+    let total = tasks.heads().len().max(1) as f64;
+    let mut feed = ProgressFeed {
+        inner: &mut tasks,
+        on_task: &|index| store.note_progress(&job.id, 0.2 + 0.75 * (index + 1) as f64 / total),
+    };
+    match store.apply_import_feed(&job.scope, mode, prefix, &index.apps, &mut feed)? {
         ImportOutcome::Applied(counts) => {
             tracing::info!(job_id = %job.id, ?counts, "import applied");
             Ok(JobOutcome::Succeeded { archive_id: None })
@@ -351,5 +378,36 @@ pub fn scope(project_id: &str, instance_id: &str) -> Scope {
     Scope {
         project_id: project_id.to_string(),
         instance_id: instance_id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::store::TaskSlice;
+
+    #[test]
+    fn the_progress_feed_reports_every_task_it_hands_out() {
+        let task = |id: &str| TaskAsset {
+            id: id.into(),
+            name: id.into(),
+            app_id: "a".into(),
+            task_type: Default::default(),
+            task_tag: String::new(),
+            source: serde_json::json!({}),
+            target: serde_json::json!({}),
+        };
+        let tasks = [task("t1"), task("t2"), task("t3")];
+        let mut slice = TaskSlice::new(&tasks);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut feed = ProgressFeed {
+            inner: &mut slice,
+            on_task: &|index| seen.borrow_mut().push(index),
+        };
+        assert_eq!(feed.heads().len(), 3);
+        for index in 0..3 {
+            assert_eq!(feed.task(index).unwrap().id, tasks[index].id);
+        }
+        assert_eq!(*seen.borrow(), [0, 1, 2]);
     }
 }

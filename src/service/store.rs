@@ -303,6 +303,12 @@ pub trait Store: Send + Sync + 'static {
     /// The project's RUNNING job, if any (there is at most one).
     fn running_job(&self, project_id: &str) -> Result<Option<Job>, StoreError>;
 
+    /// A running job's progress as polls should see it now, without a write: for the steps of
+    /// a job that runs inside a transaction (an import's tasks), where a write would wait for
+    /// that transaction. Only a store that answers polls from memory keeps it (the default
+    /// forgets it); [`Store::set_progress`] and the job's end are what is stored.
+    fn note_progress(&self, _job_id: &str, _progress: f64) {}
+
     /// Sets a running job's progress, clamped to 0..=1 (NaN counts as 0).
     /// [`StoreError::JobNotRunning`] when the job is unknown or has ended.
     fn set_progress(&self, job_id: &str, progress: f64) -> Result<(), StoreError>;
