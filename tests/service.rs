@@ -127,11 +127,22 @@ async fn download(client: &Client, project: &str, instance: &str, archive: &str)
         .download_asset_archive(&id(project), &id(instance), &id(archive))
         .await
         .expect("download");
+    // The archive's length is announced (the official SDK's progress callback reads it).
+    let announced: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut stream = response.into_inner();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         bytes.extend_from_slice(&chunk.expect("chunk"));
     }
+    assert_eq!(
+        bytes.len(),
+        announced,
+        "Content-Length is the archive's size"
+    );
     bytes
 }
 
@@ -1169,4 +1180,47 @@ async fn an_imported_task_keeps_its_type_and_tag_and_starts_stopped() {
     assert_eq!(task["status"], 0);
     assert_eq!(task["execute_status"], "UNSTARTED");
     assert_eq!(task["version"], "1");
+}
+
+#[tokio::test]
+async fn an_import_reads_only_the_parts_the_document_names() {
+    let server = start().await;
+    let http = http_client(Some(("x-auth-token", DEMO_TOKEN)));
+    let url = format!("{}/v2/demo/instances/parts/assets/import", server.base);
+    let binary =
+        || reqwest::multipart::Part::bytes(vec![0xff, 0xfe, 0x00, 0x80]).file_name("x.bin");
+    // A stray binary part and no file part: the missing part is the error, not the stray one.
+    let form = reqwest::multipart::Form::new().part("attachment", binary());
+    let refused = expect_error(http.post(&url).multipart(form), 400, "ROMA.13001", ROMA).await;
+    assert!(
+        refused["error_details"]
+            .as_str()
+            .unwrap()
+            .contains("ImportAssetRequestBody")
+    );
+    // A stray binary part before the package: skipped, the package imported.
+    let client = client(&server.base, DEMO_TOKEN);
+    let job = export(&client, "demo", "demo", &["demo-app-crm"], &[]).await;
+    let status = wait(&client, "demo", "demo", &job).await;
+    let package = download(
+        &client,
+        "demo",
+        "demo",
+        status.archive_id.as_deref().unwrap(),
+    )
+    .await;
+    let form = reqwest::multipart::Form::new()
+        .part("attachment", binary())
+        .part(
+            "ImportAssetRequestBody",
+            reqwest::multipart::Part::bytes(package).file_name("crm.zip"),
+        );
+    let answer = http.post(&url).multipart(form).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let job: serde_json::Value = answer.json().await.unwrap();
+    let status = wait(&client, "demo", "parts", job["job_id"].as_str().unwrap()).await;
+    assert_eq!(
+        status.status,
+        types::CheckAssetJobStatusResponseStatus::Succeeded
+    );
 }

@@ -164,11 +164,11 @@ pub async fn apps(args: AppsArgs, conn: &ClientArgs) -> Result<Done, CliError> {
         .iter()
         .map(|a| {
             vec![
-                cut(&a.id, 32),
-                cut(&a.name, 20),
+                cut(&a.id, 28),
+                cut(&a.name, 18),
                 if a.favorite { "*" } else { "" }.to_string(),
                 time(&a.update_time),
-                cut(&a.remark, 24),
+                cut(&a.remark, 20),
             ]
         })
         .collect();
@@ -255,7 +255,7 @@ pub async fn tasks(args: TasksArgs, conn: &ClientArgs) -> Result<Done, CliError>
                 t.task_type.to_string(),
                 if t.status == 1 { "running" } else { "stopped" }.to_string(),
                 t.execute_status.to_string(),
-                cut(&t.source_app_id, 20),
+                cut(&t.source_app_id, 18),
             ]
         })
         .collect();
