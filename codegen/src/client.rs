@@ -84,7 +84,9 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let progenitor_spec = without_operations(spec, &multipart_ids);
     let signed = spec::signature_scheme(spec).is_some();
     let mut generator = progenitor_impl::Generator::new(&settings(signed));
-    let mut tokens = without_api_version(generator.generate_tokens(&progenitor_spec)?)?;
+    let generated = guarded(|| generator.generate_tokens(&progenitor_spec))
+        .map_err(|panic| locate_panic(&progenitor_spec, signed, &panic))?;
+    let mut tokens = without_api_version(generated?)?;
     if signed {
         tokens.extend(signing_hook());
     }
@@ -107,6 +109,58 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         #(#support)*
     });
     Ok(tokens)
+}
+
+/// Runs `f`, turning a panic into its message. progenitor and typify panic (`todo!`, `assert!`)
+/// on some documents they do not support, e.g. a response with several media types or a
+/// multipart `encoding` without a schema; a generator must answer those with an error.
+/// (The default panic hook still prints the message to stderr as it happens.)
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
+/// After progenitor panicked on `spec`: the operation that makes it panic, found by handing it
+/// each operation alone, as [`Error::Unsupported`] naming it; the whole document when none does
+/// on its own.
+fn locate_panic(spec: &OpenAPI, signed: bool, panic: &str) -> Error {
+    let first_line = |text: &str| {
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect::<String>()
+    };
+    let ids: Vec<String> = spec::operations(spec)
+        .map(|ops| ops.iter().map(|op| op.operation_id.to_string()).collect())
+        .unwrap_or_default();
+    for id in &ids {
+        let others: Vec<String> = ids.iter().filter(|other| *other != id).cloned().collect();
+        let alone = without_operations(spec, &others);
+        let mut generator = progenitor_impl::Generator::new(&settings(signed));
+        if let Err(message) = guarded(|| generator.generate_tokens(&alone)) {
+            return Error::Unsupported {
+                operation_id: id.clone(),
+                message: format!(
+                    "progenitor cannot generate it (it panicked: {})",
+                    first_line(&message)
+                ),
+            };
+        }
+    }
+    Error::Unsupported {
+        operation_id: "(the document)".to_string(),
+        message: format!(
+            "progenitor panicked on the whole document: {}",
+            first_line(panic)
+        ),
+    }
 }
 
 /// progenitor's methods without the `api-version` header it sends with every request (the
