@@ -516,6 +516,18 @@ fn a_missing_or_half_credential_is_a_usage_error_naming_the_variables() {
     assert!(run(None, Some(SECRET_KEY)).contains("HUAWEICLOUD_SDK_AK"));
 }
 
+/// The binary, for the demo instance of the server at `base` (as `spawn_serve` starts it).
+fn cli_at(base: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
+    cmd.env("ROMA_ASSETS_ENDPOINT", base)
+        .env("ROMA_ASSETS_PROJECT", "demo")
+        .env("ROMA_ASSETS_INSTANCE", "demo")
+        .env("ROMA_ASSETS_TOKEN", "t")
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
 /// Starts `roma-assets serve --demo` (token `t`) on a free port over `data` with `extra`
 /// arguments, and waits for its banner.
 fn spawn_serve(data: &Path, extra: &[&str]) -> (std::process::Child, String) {
@@ -635,17 +647,7 @@ fn a_kill_9_during_a_job_leaves_it_failed_with_a_reason_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (mut first, base) = spawn_serve(&data, &["--job-min-duration-ms", "30000"]);
-    let cli = |base: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
-        cmd.env("ROMA_ASSETS_ENDPOINT", base)
-            .env("ROMA_ASSETS_PROJECT", "demo")
-            .env("ROMA_ASSETS_INSTANCE", "demo")
-            .env("ROMA_ASSETS_TOKEN", "t")
-            .env_remove("RUST_LOG")
-            .timeout(Duration::from_secs(60));
-        cmd
-    };
-    let started = cli(&base)
+    let started = cli_at(&base)
         .args(["export", "--app", "demo-app-crm"])
         .assert()
         .success();
@@ -658,7 +660,7 @@ fn a_kill_9_during_a_job_leaves_it_failed_with_a_reason_after_the_restart() {
     first.wait().unwrap();
 
     let (mut second, base) = spawn_serve(&data, &[]);
-    let status = cli(&base).args(["job", &job, "--json"]).assert().code(3);
+    let status = cli_at(&base).args(["job", &job, "--json"]).assert().code(3);
     let status = json(&status.get_output().stdout);
     assert_eq!(status["status"], "FAILED", "{status}");
     assert_eq!(status["reasons"][0]["error_code"], "ROMA.10010", "{status}");
@@ -667,7 +669,7 @@ fn a_kill_9_during_a_job_leaves_it_failed_with_a_reason_after_the_restart() {
         "the server restarted while the job ran"
     );
     // The project's job slot is free again.
-    cli(&base)
+    cli_at(&base)
         .args(["export", "--app", "demo-app-crm", "--wait", "-o"])
         .arg(dir.path().join("crm.zip"))
         .assert()
@@ -681,17 +683,7 @@ fn a_kill_9_during_a_deletion_deletes_nothing_and_frees_the_project() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (mut first, base) = spawn_serve(&data, &["--job-min-duration-ms", "30000"]);
-    let cli = |base: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roma-assets"));
-        cmd.env("ROMA_ASSETS_ENDPOINT", base)
-            .env("ROMA_ASSETS_PROJECT", "demo")
-            .env("ROMA_ASSETS_INSTANCE", "demo")
-            .env("ROMA_ASSETS_TOKEN", "t")
-            .env_remove("RUST_LOG")
-            .timeout(Duration::from_secs(60));
-        cmd
-    };
-    let started = cli(&base)
+    let started = cli_at(&base)
         .args([
             "delete",
             "--app",
@@ -708,16 +700,16 @@ fn a_kill_9_during_a_deletion_deletes_nothing_and_frees_the_project() {
     first.wait().unwrap();
 
     let (mut second, base) = spawn_serve(&data, &[]);
-    let status = cli(&base).args(["job", &job, "--json"]).assert().code(3);
+    let status = cli_at(&base).args(["job", &job, "--json"]).assert().code(3);
     let status = json(&status.get_output().stdout);
     assert_eq!(status["type"], "deleteAsset", "{status}");
     assert_eq!(status["status"], "FAILED", "{status}");
     assert_eq!(status["reasons"][0]["error_code"], "ROMA.10010", "{status}");
-    let apps = cli(&base).args(["apps", "--json"]).assert().success();
+    let apps = cli_at(&base).args(["apps", "--json"]).assert().success();
     let apps = json(&apps.get_output().stdout);
     assert_eq!(apps["total"], 3, "nothing was deleted: {apps}");
     // The project's job slot is free: the same deletion now runs to its end.
-    cli(&base)
+    cli_at(&base)
         .args([
             "delete",
             "--app",
@@ -728,7 +720,7 @@ fn a_kill_9_during_a_deletion_deletes_nothing_and_frees_the_project() {
         ])
         .assert()
         .success();
-    let apps = cli(&base).args(["apps", "--json"]).assert().success();
+    let apps = cli_at(&base).args(["apps", "--json"]).assert().success();
     assert_eq!(json(&apps.get_output().stdout)["total"], 2);
     second.kill().unwrap();
     second.wait().unwrap();

@@ -94,6 +94,29 @@ async fn wait(
     panic!("job {job} still running after 10 s");
 }
 
+/// The `apps` and `tasks` of an export or delete request.
+fn asset_lists(
+    apps: &[&str],
+    tasks: &[&str],
+) -> (
+    Vec<types::AssetExportRequestApps>,
+    Vec<types::AssetExportRequestTasks>,
+) {
+    let apps = apps
+        .iter()
+        .map(|a| types::AssetExportRequestApps {
+            id: Some(a.to_string()),
+        })
+        .collect();
+    let tasks = tasks
+        .iter()
+        .map(|t| types::AssetExportRequestTasks {
+            id: Some(t.to_string()),
+        })
+        .collect();
+    (apps, tasks)
+}
+
 async fn export(
     client: &Client,
     project: &str,
@@ -101,20 +124,8 @@ async fn export(
     apps: &[&str],
     tasks: &[&str],
 ) -> String {
-    let body = types::AssetExportRequest {
-        apps: apps
-            .iter()
-            .map(|a| types::AssetExportRequestApps {
-                id: Some(a.to_string()),
-            })
-            .collect(),
-        tasks: tasks
-            .iter()
-            .map(|t| types::AssetExportRequestTasks {
-                id: Some(t.to_string()),
-            })
-            .collect(),
-    };
+    let (apps, tasks) = asset_lists(apps, tasks);
+    let body = types::AssetExportRequest { apps, tasks };
     let created = client
         .export_asset(&id(project), &id(instance), &body)
         .await
@@ -907,20 +918,8 @@ async fn the_server_serves_its_document_and_a_health_check() {
 // The asset family around the seed pages: listings, details, deletion.
 
 async fn delete(client: &Client, instance: &str, apps: &[&str], tasks: &[&str]) -> String {
-    let body = types::AssetOperateRequest {
-        apps: apps
-            .iter()
-            .map(|a| types::AssetExportRequestApps {
-                id: Some(a.to_string()),
-            })
-            .collect(),
-        tasks: tasks
-            .iter()
-            .map(|t| types::AssetExportRequestTasks {
-                id: Some(t.to_string()),
-            })
-            .collect(),
-    };
+    let (apps, tasks) = asset_lists(apps, tasks);
+    let body = types::AssetOperateRequest { apps, tasks };
     let answer = client
         .delete_asset(&id("demo"), &id(instance), &body)
         .await

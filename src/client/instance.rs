@@ -224,20 +224,8 @@ impl InstanceClient {
         T: IntoIterator,
         T::Item: Into<String>,
     {
-        let body = types::AssetOperateRequest {
-            apps: app_ids
-                .into_iter()
-                .map(|id| types::AssetExportRequestApps {
-                    id: Some(id.into()),
-                })
-                .collect(),
-            tasks: task_ids
-                .into_iter()
-                .map(|id| types::AssetExportRequestTasks {
-                    id: Some(id.into()),
-                })
-                .collect(),
-        };
+        let (apps, tasks) = asset_lists(app_ids, task_ids);
+        let body = types::AssetOperateRequest { apps, tasks };
         let answer = self
             .retry
             .run(Method::Post, || async {
@@ -261,20 +249,8 @@ impl InstanceClient {
         T: IntoIterator,
         T::Item: Into<String>,
     {
-        let body = types::AssetExportRequest {
-            apps: app_ids
-                .into_iter()
-                .map(|id| types::AssetExportRequestApps {
-                    id: Some(id.into()),
-                })
-                .collect(),
-            tasks: task_ids
-                .into_iter()
-                .map(|id| types::AssetExportRequestTasks {
-                    id: Some(id.into()),
-                })
-                .collect(),
-        };
+        let (apps, tasks) = asset_lists(app_ids, task_ids);
+        let body = types::AssetExportRequest { apps, tasks };
         let answer = self
             .retry
             .run(Method::Post, || async {
@@ -504,6 +480,35 @@ fn page(
         ),
     };
     Ok((offset, limit))
+}
+
+/// The `apps` and `tasks` items of an export or delete request.
+fn asset_lists<A, T>(
+    app_ids: A,
+    task_ids: T,
+) -> (
+    Vec<types::AssetExportRequestApps>,
+    Vec<types::AssetExportRequestTasks>,
+)
+where
+    A: IntoIterator,
+    A::Item: Into<String>,
+    T: IntoIterator,
+    T::Item: Into<String>,
+{
+    let apps = app_ids
+        .into_iter()
+        .map(|id| types::AssetExportRequestApps {
+            id: Some(id.into()),
+        })
+        .collect();
+    let tasks = task_ids
+        .into_iter()
+        .map(|id| types::AssetExportRequestTasks {
+            id: Some(id.into()),
+        })
+        .collect();
+    (apps, tasks)
 }
 
 /// The job id of an export or import answer (optional in the document, always sent).
