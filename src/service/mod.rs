@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cache;
 pub mod convert;
+pub mod docs;
 pub mod jobs;
 pub mod model;
 pub mod package;
@@ -165,7 +166,8 @@ impl Service {
     }
 
     /// The HTTP application: the generated router (with `max_upload_bytes` as ImportAsset's body
-    /// limit) plus `/openapi.yaml`, `/openapi.json` and `/healthz`.
+    /// limit) plus `/openapi.yaml`, `/openapi.json`, `/healthz` and `/docs` (the document for
+    /// people, swagger-ui).
     pub fn router(&self, max_upload_bytes: usize) -> axum::Router {
         let mut config = server::RouterConfig::default();
         config.body_limits.import_asset = max_upload_bytes;
@@ -187,7 +189,9 @@ impl Service {
                 }),
             )
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-        server::router_with(self.clone(), config).merge(extra)
+        server::router_with(self.clone(), config)
+            .merge(extra)
+            .merge(docs::router())
     }
 
     /// Waits up to `grace` for running jobs; marks the rest FAILED. For a graceful shutdown.
@@ -664,25 +668,46 @@ impl Service {
         params: DeleteAssetParams,
         body: types::AssetOperateRequest,
     ) -> Result<DeleteAssetReply, ApiError> {
-        self.authorize(&credential, &params.project_id)?;
-        let request = convert::asset_ids(
-            body.apps.into_iter().map(|a| a.id),
-            body.tasks.into_iter().map(|t| t.id),
-        );
-        let job = self
-            .create_job(
-                scope(&params.project_id, &params.instance_id),
+        let apps = body.apps.into_iter().map(|a| a.id);
+        let tasks = body.tasks.into_iter().map(|t| t.id);
+        let job_id = self
+            .start_asset_job(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
                 JobKind::Delete,
+                apps,
+                tasks,
             )
             .await?;
-        let job_id = job.id.clone();
-        self.inner.jobs.spawn_delete(job, request);
-        let job_id = job_id
-            .try_into()
-            .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
         Ok(DeleteAssetReply::Ok(types::DeleteAssetResponse {
             job_id: Some(job_id),
         }))
+    }
+
+    /// ExportAsset and DeleteAsset: a job over the requested ids, created (or refused by the
+    /// one-running-job rule) and started; its id, as the answer's type wants it.
+    async fn start_asset_job<J: TryFrom<String>>(
+        &self,
+        credential: &Credential,
+        project: &types::ProjectId,
+        instance: &types::InstanceId,
+        kind: JobKind,
+        apps: impl Iterator<Item = Option<String>>,
+        tasks: impl Iterator<Item = Option<String>>,
+    ) -> Result<J, ApiError>
+    where
+        J::Error: std::fmt::Display,
+    {
+        self.authorize(credential, project)?;
+        let request = convert::asset_ids(apps, tasks);
+        let job = self.create_job(scope(project, instance), kind).await?;
+        let job_id = job.id.clone();
+        match kind {
+            JobKind::Delete => self.inner.jobs.spawn_delete(job, request),
+            _ => self.inner.jobs.spawn_export(job, request),
+        }
+        J::try_from(job_id).map_err(|e| ApiError::internal(format!("job id: {e}")))
     }
 
     async fn with_store<T: Send + 'static>(
@@ -706,22 +731,18 @@ impl Service {
         params: ExportAssetParams,
         body: types::AssetExportRequest,
     ) -> Result<ExportAssetReply, ApiError> {
-        self.authorize(&credential, &params.project_id)?;
-        let request = convert::asset_ids(
-            body.apps.into_iter().map(|a| a.id),
-            body.tasks.into_iter().map(|t| t.id),
-        );
-        let job = self
-            .create_job(
-                scope(&params.project_id, &params.instance_id),
+        let apps = body.apps.into_iter().map(|a| a.id);
+        let tasks = body.tasks.into_iter().map(|t| t.id);
+        let job_id = self
+            .start_asset_job(
+                &credential,
+                &params.project_id,
+                &params.instance_id,
                 JobKind::Export,
+                apps,
+                tasks,
             )
             .await?;
-        let job_id = job.id.clone();
-        self.inner.jobs.spawn_export(job, request);
-        let job_id = job_id
-            .try_into()
-            .map_err(|e| ApiError::internal(format!("job id: {e}")))?;
         Ok(ExportAssetReply::Ok(types::ExportAssetResponse {
             job_id: Some(job_id),
         }))
