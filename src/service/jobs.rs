@@ -405,8 +405,8 @@ mod tests {
             on_task: &|index| seen.borrow_mut().push(index),
         };
         assert_eq!(feed.heads().len(), 3);
-        for index in 0..3 {
-            assert_eq!(feed.task(index).unwrap().id, tasks[index].id);
+        for (index, task) in tasks.iter().enumerate() {
+            assert_eq!(feed.task(index).unwrap().id, task.id);
         }
         assert_eq!(*seen.borrow(), [0, 1, 2]);
     }
