@@ -11,7 +11,7 @@ use roma_assets::client::{ImportOptions, InstanceClient, TaskQuery, types};
 use crate::procs::{Memory, Server, mib};
 use crate::report::{Block, Verdict};
 use crate::stats;
-use crate::{Ctx, block_on, fixtures, generated_client, id, token_of, wait_job};
+use crate::{Ctx, block_on, fixtures, generated_client, id, stubs, token_of, wait_job};
 
 const PROJECT: &str = "mem";
 const INSTANCE: &str = "target";
@@ -54,8 +54,17 @@ async fn import_once(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = server.memory()?;
 
+    // The upload is signed with AK/SK, as the official SDKs send it: a multipart body signed
+    // UNSIGNED-PAYLOAD, verified from the headers alone, so the server still streams it.
+    let key = roma_assets::client::SigningKey::new(stubs::ACCESS_KEY, stubs::SECRET_KEY)
+        .map_err(|e| e.to_string())?;
+    let signed = roma_assets::client::ClientBuilder::signed(&server.base, key)
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let signed = InstanceClient::new(signed, id(PROJECT)?, id(INSTANCE)?);
     let started = Instant::now();
-    let job = target
+    let job = signed
         .import_file(package, &ImportOptions::default(), |_| {})
         .await
         .map_err(|e| format!("importing: {e}"))?;
@@ -116,6 +125,8 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
             dir.join(format!("data-{rep}")).display().to_string(),
             "--token".to_string(),
             format!("{PROJECT}={}", token_of(PROJECT)),
+            "--credential".to_string(),
+            format!("{PROJECT}={}:{}", stubs::ACCESS_KEY, stubs::SECRET_KEY),
             "--max-upload-bytes".to_string(),
             UPLOAD_LIMIT.to_string(),
         ];
@@ -155,7 +166,8 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
         "### 4. Import streaming memory\n\n\
          A package of {:.1} MiB (1 app, {tasks} tasks with large random settings) imported into a \
          fresh `roma-assets serve --max-upload-bytes {UPLOAD_LIMIT}` (release build) through the \
-         generated client's streaming upload; `VmRSS`/`VmHWM` from `/proc/PID/status`. Growth is \
+         generated client's streaming upload, signed with AK/SK (`UNSIGNED-PAYLOAD`, as the \
+         official SDKs sign a multipart body); `VmRSS`/`VmHWM` from `/proc/PID/status`. Growth is \
          the peak during the import minus the resident size just before it. {reps} repetitions, \
          one server each.\n\n\
          | | MiB or seconds: median (min–max) |\n| --- | --- |\n\
