@@ -94,6 +94,14 @@ async fn wait(
     panic!("job {job} still running after 10 s");
 }
 
+/// The package of an export of the demo instance's `apps` and `tasks`, downloaded.
+async fn export_package(client: &Client, apps: &[&str], tasks: &[&str]) -> Vec<u8> {
+    let job = export(client, "demo", "demo", apps, tasks).await;
+    let status = wait(client, "demo", "demo", &job).await;
+    let archive = status.archive_id.expect("a succeeded export's archive");
+    download(client, "demo", "demo", &archive).await
+}
+
 /// The `apps` and `tasks` of an export or delete request.
 fn asset_lists(
     apps: &[&str],
@@ -1140,22 +1148,7 @@ async fn the_listings_apply_the_reference_pages_filters() {
 async fn an_imported_task_keeps_its_type_and_tag_and_starts_stopped() {
     let server = start().await;
     let client = client(&server.base, DEMO_TOKEN);
-    let job = export(
-        &client,
-        "demo",
-        "demo",
-        &["demo-app-orders"],
-        &["demo-task-orders-sync"],
-    )
-    .await;
-    let status = wait(&client, "demo", "demo", &job).await;
-    let package = download(
-        &client,
-        "demo",
-        "demo",
-        status.archive_id.as_deref().unwrap(),
-    )
-    .await;
+    let package = export_package(&client, &["demo-app-orders"], &["demo-task-orders-sync"]).await;
     let job = import(
         &client,
         "demo",
@@ -1199,15 +1192,7 @@ async fn an_import_reads_only_the_parts_the_document_names() {
     );
     // A stray binary part before the package: skipped, the package imported.
     let client = client(&server.base, DEMO_TOKEN);
-    let job = export(&client, "demo", "demo", &["demo-app-crm"], &[]).await;
-    let status = wait(&client, "demo", "demo", &job).await;
-    let package = download(
-        &client,
-        "demo",
-        "demo",
-        status.archive_id.as_deref().unwrap(),
-    )
-    .await;
+    let package = export_package(&client, &["demo-app-crm"], &[]).await;
     let form = reqwest::multipart::Form::new()
         .part("attachment", binary())
         .part(
