@@ -2,13 +2,14 @@
 //! Glue only: the generator is the `roma-assets-codegen` library, shared with `cargo xtask generate`.
 //!
 //! `openapi/roma-assets.yaml` becomes `OUT_DIR/{client,server}.rs`, included by the library;
-//! the tests' fixture document becomes `OUT_DIR/fixture/{client,server}.rs`, included by a test.
+//! the tests' fixture documents become `OUT_DIR/fixture/` and `OUT_DIR/plain/`, included by tests.
 
 use std::{env, fs, path::Path};
 
-const SPECS: [(&str, &str); 2] = [
+const SPECS: [(&str, &str); 3] = [
     ("openapi/roma-assets.yaml", ""),
     ("tests/fixtures/bookshelf.yaml", "fixture"),
+    ("tests/fixtures/plain.yaml", "plain"),
 ];
 
 fn main() {

@@ -11,6 +11,7 @@
 //! Nothing here knows the ROMA operations by name: every decision is read from the document.
 
 mod client;
+pub mod normalize;
 mod server;
 pub mod spec;
 
@@ -51,6 +52,8 @@ pub enum Error {
 /// Generates client and server from one document. Deterministic: the same document gives
 /// byte-identical output.
 pub fn generate(spec: &openapiv3::OpenAPI) -> Result<Generated, Error> {
+    // Inline JSON schemas named first, so both halves agree on every type's name.
+    let spec = &normalize::hoist_inline_schemas(spec);
     Ok(Generated {
         client: format_file(client::generate(spec)?)?,
         server: format_file(server::generate(spec)?)?,

@@ -30,6 +30,8 @@ const RUNTIME: &str = include_str!("templates/server_runtime.rs");
 const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
 
 pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
+    let defaulted = with_error_defaults(spec)?;
+    let spec = defaulted.as_ref().unwrap_or(spec);
     let mut runtime: syn::File = syn::parse_str(RUNTIME)?;
     allow_unused_private_items(&mut runtime);
     let error_body = ErrorBody::read(spec)?;
@@ -143,6 +145,146 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
         #shape_statics
     })
+}
+
+/// The error body's schema the server generator adds to a document without `x-error-body`.
+const DEFAULT_ERROR_SCHEMA: &str = "GeneratedErrorBody";
+
+/// The server's view of a document written without this project's error extensions (`None`
+/// when it has them: it is read as it is). Without `x-error-body`, errors get a small body of
+/// their own, `{code, message, details, request_id}` with the `X-Request-Id` header, added as a
+/// schema only the server sees. Without `x-error-codes`, the generated layer's refusals get one
+/// code each (`InvalidParameter`, `MissingCredential`, ...). And since the generated layer
+/// answers some statuses by itself (400 for a bad input, 401 for a missing credential, 413 for a
+/// body over its limit, 500 always), an operation that does not declare one of those gets it,
+/// with the error body, in the server's view only: the client is generated from the document as
+/// written. Documented in README ("Other people's documents").
+fn with_error_defaults(spec: &OpenAPI) -> Result<Option<OpenAPI>, Error> {
+    let has_body = ext(&spec.extensions, "x-error-body").is_some();
+    let has_codes = ext(&spec.extensions, "x-error-codes").is_some();
+    if has_body && has_codes {
+        return Ok(None);
+    }
+    let mut view = spec.clone();
+    if !has_body {
+        let components = view.components.get_or_insert_with(Default::default);
+        if components.schemas.contains_key(DEFAULT_ERROR_SCHEMA) {
+            return Err(Error::Invalid(format!(
+                "no x-error-body, and the schema name {DEFAULT_ERROR_SCHEMA} the generator would give its own is taken"
+            )));
+        }
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "properties": {
+                "code": {"type": "string", "maxLength": 128},
+                "message": {"type": "string", "maxLength": 512},
+                "details": {"type": "string", "maxLength": 1024},
+                "request_id": {"type": "string", "maxLength": 128},
+            },
+        }))
+        .expect("a valid schema");
+        components
+            .schemas
+            .insert(DEFAULT_ERROR_SCHEMA.into(), ReferenceOr::Item(schema));
+        view.extensions.insert(
+            "x-error-body".into(),
+            serde_json::json!({
+                "schema": DEFAULT_ERROR_SCHEMA, "code": "code", "message": "message",
+                "details": "details", "request_id": "request_id",
+                "request_id_header": "X-Request-Id",
+            }),
+        );
+        add_layer_statuses(&mut view)?;
+    }
+    if !has_codes {
+        let codes: Vec<Value> = [
+            ("MissingCredential", 401, "missing_credential", "no credential in the request"),
+            ("BadSignature", 401, "bad_signature", "the request signature is not valid"),
+            ("InvalidParameter", 400, "invalid_parameter", "a parameter or field is not valid"),
+            ("MissingBody", 400, "missing_body", "the request body is missing"),
+            ("PayloadTooLarge", 413, "payload_too_large", "the request body is too large"),
+            ("Internal", 500, "internal", "internal error; the server log has the cause"),
+            ("NoRoute", 404, "no_route", "no such operation"),
+            ("MethodNotAllowed", 405, "method_not_allowed", "method not allowed on this path"),
+        ]
+        .into_iter()
+        .map(|(code, status, rejection, meaning)| {
+            serde_json::json!({"code": code, "status": status, "rejection": rejection, "meaning": meaning})
+        })
+        .collect();
+        view.extensions
+            .insert("x-error-codes".into(), Value::Array(codes));
+    }
+    Ok(Some(view))
+}
+
+/// Adds to each operation of `view` the statuses the generated layer may answer by itself,
+/// where the operation does not declare them, with the error body (see [`with_error_defaults`]).
+fn add_layer_statuses(view: &mut OpenAPI) -> Result<(), Error> {
+    let error_response = |description: &str| -> ReferenceOr<openapiv3::Response> {
+        ReferenceOr::Item(
+            serde_json::from_value(serde_json::json!({
+                "description": description,
+                "content": {"application/json": {"schema": {
+                    "$ref": format!("#/components/schemas/{DEFAULT_ERROR_SCHEMA}")
+                }}},
+            }))
+            .expect("a valid response"),
+        )
+    };
+    let snapshot = view.clone();
+    let ops = spec::operations(&snapshot)?;
+    let mut wanted: Vec<(String, Vec<u16>)> = Vec::new();
+    for op in &ops {
+        let mut statuses = vec![500];
+        let has_inputs = !op.parameters.is_empty() || op.request_body(&snapshot)?.is_some();
+        if has_inputs {
+            statuses.push(400);
+        }
+        if op.request_body(&snapshot)?.is_some() {
+            statuses.push(413);
+        }
+        if security(&snapshot, op)?.is_some() {
+            statuses.push(401);
+        }
+        wanted.push((op.operation_id.to_string(), statuses));
+    }
+    for item in view.paths.paths.values_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some((_, statuses)) = wanted
+                .iter()
+                .find(|(id, _)| operation.operation_id.as_deref() == Some(id.as_str()))
+            else {
+                continue;
+            };
+            for status in statuses {
+                let code = openapiv3::StatusCode::Code(*status);
+                if !operation.responses.responses.contains_key(&code) {
+                    operation
+                        .responses
+                        .responses
+                        .insert(code, error_response("answered by the generated layer"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Which runtime helpers a document needs varies (a document without integer parameters never
@@ -1275,7 +1417,7 @@ impl Operation {
                         let media = media.as_str();
                         variants.push(quote!(#[doc = #doc] #variant(axum::body::Body),));
                         arms.push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
-                    } else if media == "application/json" {
+                    } else if spec::is_json_media(media) {
                         let ReferenceOr::Reference { reference } = schema_ref else {
                             return Err(op.unsupported(format!(
                                 "status {status}: inline response schemas (use a $ref)"
@@ -1579,7 +1721,7 @@ fn body_kind(
         .as_ref()
         .ok_or_else(|| op.unsupported("a request body without a schema"))?;
     match media.as_str() {
-        "application/json" => {
+        json if spec::is_json_media(json) => {
             let ReferenceOr::Reference { reference } = schema_ref else {
                 return Err(
                     op.unsupported("an inline JSON body schema (use a $ref to a component)")

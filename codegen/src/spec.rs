@@ -224,3 +224,16 @@ pub fn signature_scheme(spec: &OpenAPI) -> Option<&str> {
             _ => None,
         })
 }
+
+/// Whether `media` is a JSON media type: `application/json`, with parameters
+/// (`application/json; charset=utf-8`) or a `+json` suffix (`application/problem+json`).
+pub fn is_json_media(media: &str) -> bool {
+    let essence = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
