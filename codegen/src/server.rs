@@ -21,7 +21,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::Error;
-use crate::spec::{self, Op};
+use crate::spec::{self, Op, ResponseStatus};
 
 /// The runtime support code, emitted verbatim ahead of the generated items.
 const RUNTIME: &str = include_str!("templates/server_runtime.rs");
@@ -1368,12 +1368,92 @@ impl Operation {
         let params_ty = format_ident!("{camel}Params");
         let limit_ident = format_ident!("{snake}");
 
-        // Responses: exactly the documented statuses.
-        let responses = op.responses(spec)?;
-        let statuses: Vec<u16> = responses.iter().map(|(s, _)| *s).collect();
+        // Responses: exactly the documented statuses; ranges (`4XX`) and `default` after them.
+        let all = op.all_responses(spec)?;
+        let statuses: Vec<u16> = all
+            .iter()
+            .filter_map(|(s, _)| match s {
+                ResponseStatus::Code(code) => Some(*code),
+                _ => None,
+            })
+            .collect();
         let mut variants = Vec::new();
         let mut arms = Vec::new();
         let mut from_arms = Vec::new();
+        // The keys (range or default) whose variant carries the error body: where a refusal of a
+        // status not declared exactly goes.
+        let mut error_keys: Vec<(ResponseStatus, syn::Ident)> = Vec::new();
+        for (key, response) in all
+            .iter()
+            .filter(|(k, _)| !matches!(k, ResponseStatus::Code(_)))
+        {
+            let (variant, doc) = match key {
+                ResponseStatus::Range(range) => (
+                    format_ident!("Status{range}XX"),
+                    format!(
+                        "{range}XX: {} (the status is the variant's)",
+                        response.description
+                    ),
+                ),
+                _ => (
+                    format_ident!("Default"),
+                    format!(
+                        "default: {} (the status is the variant's)",
+                        response.description
+                    ),
+                ),
+            };
+            let mut contents = response.content.iter();
+            match contents.next() {
+                None => {
+                    variants.push(quote!(#[doc = #doc] #variant(StatusCode),));
+                    arms.push(quote!(Self::#variant(status) => status.into_response(),));
+                }
+                Some((media, content)) => {
+                    if contents.next().is_some() {
+                        return Err(op.unsupported(
+                            "a range or default response with more than one content type",
+                        ));
+                    }
+                    let schema_ref = content.schema.as_ref().ok_or_else(|| {
+                        op.unsupported("a range or default response without a schema")
+                    })?;
+                    let is_error = matches!(schema_ref, ReferenceOr::Reference { reference } if *reference == error_body.schema_ref());
+                    if is_error {
+                        variants.push(quote!(#[doc = #doc] #variant(ApiError),));
+                        arms.push(quote!(Self::#variant(error) => error.into_response(),));
+                        error_keys.push((*key, variant));
+                    } else if spec::is_json_media(media) {
+                        let ReferenceOr::Reference { reference } = schema_ref else {
+                            return Err(
+                                op.unsupported("an inline range or default response schema")
+                            );
+                        };
+                        let ty = type_ident(spec::ref_name(reference, "schemas")?);
+                        variants.push(quote!(#[doc = #doc] #variant(StatusCode, types::#ty),));
+                        arms.push(
+                            quote!(Self::#variant(status, body) => json_response(status, &body),),
+                        );
+                    } else {
+                        return Err(
+                            op.unsupported(format!("a range or default response of {media}"))
+                        );
+                    }
+                }
+            }
+        }
+        // A status the layer may send is declared when an exact status, a range with the error
+        // body, or a default with the error body covers it.
+        let declares = |status: u16| {
+            statuses.contains(&status) || error_keys.iter().any(|(key, _)| key.covers(status))
+        };
+        let responses: Vec<(u16, &openapiv3::Response)> = all
+            .iter()
+            .filter_map(|(k, r)| match k {
+                ResponseStatus::Code(code) => Some((*code, *r)),
+                _ => None,
+            })
+            .collect();
         for (status, response) in &responses {
             let variant = status_variant(*status);
             let doc = format!("{status}: {}", response.description);
@@ -1436,17 +1516,48 @@ impl Operation {
                 }
             }
         }
-        if !statuses.contains(&500) {
+        if !declares(500) {
             return Err(
                 op.unsupported("every operation must declare 500: the generated layer can send it")
             );
         }
+        // Refusals of statuses no exact variant has: the first range or default that covers
+        // them, else (a server bug) a 500.
+        for (key, variant) in &error_keys {
+            if let ResponseStatus::Range(range) = key {
+                let (low, high) = (range * 100, range * 100 + 99);
+                from_arms.push(quote!(#low..=#high => Self::#variant(error),));
+            }
+        }
+        let undeclared = match error_keys
+            .iter()
+            .find(|(key, _)| *key == ResponseStatus::Default)
+        {
+            Some((_, variant)) => quote!(_ => Self::#variant(error),),
+            None => {
+                let internal = if statuses.contains(&500) {
+                    quote!(InternalServerError)
+                } else {
+                    let (_, variant) = error_keys
+                        .iter()
+                        .find(|(key, _)| key.covers(500))
+                        .expect("500 is declared, checked above");
+                    quote!(#variant)
+                };
+                quote! {
+                    other => Self::#internal(ApiError::internal(format!(
+                        "{} answered {} with status {other}, which the document does not declare for it",
+                        #id, error.code().code
+                    ))),
+                }
+            }
+        };
 
         // Inputs.
         let security = security(spec, op)?;
         if security.is_some()
-            && !statuses.contains(
-                &codes
+            && !declares(
+                codes
                     .rejection("missing_credential")
                     .map(|r| r.0)
                     .unwrap_or(401),
@@ -1463,12 +1574,12 @@ impl Operation {
             .collect::<Result<Vec<_>, _>>()?;
         let body_kind = body_kind(spec, op, codes, shapes)?;
         let has_body = !matches!(body_kind, BodyKind::None);
-        if (!params.is_empty() || has_body) && !statuses.contains(&400) {
+        if (!params.is_empty() || has_body) && !declares(400) {
             return Err(op.unsupported(
                 "an operation with inputs must declare 400: the generated layer sends it",
             ));
         }
-        if has_body && !statuses.contains(&413) {
+        if has_body && !declares(413) {
             return Err(op.unsupported(
                 "an operation with a body must declare 413: the generated layer sends it",
             ));
@@ -1660,10 +1771,7 @@ impl Operation {
                 fn from(error: ApiError) -> Self {
                     match error.code().status {
                         #(#from_arms)*
-                        other => Self::InternalServerError(ApiError::internal(format!(
-                            "{} answered {} with status {other}, which the document does not declare for it",
-                            #id, error.code().code
-                        ))),
+                        #undeclared
                     }
                 }
             }
@@ -1945,6 +2053,24 @@ mod tests {
         let thing = &spec.components.as_ref().unwrap().schemas["Thing"];
         let thing = spec::resolve_schema(&spec, thing).expect("resolves");
         enforced_by_type(&spec, thing, 0).expect("decides")
+    }
+
+    #[test]
+    fn a_default_response_with_the_error_body_takes_every_undeclared_refusal() {
+        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"get": {"operationId": "GetX", "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
+                "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GeneratedErrorBody"}}}},
+            }}}},
+            "components": {"schemas": {"X": {"type": "object"}}},
+        }))
+        .expect("a valid document");
+        // No x-error-body: the server's own error body, whose name the `default` refers to.
+        let tokens = generate(&spec).expect("the server generates").to_string();
+        assert!(tokens.contains("Default (ApiError)"), "{tokens}");
+        assert!(tokens.contains("_ => Self :: Default (error)"), "{tokens}");
     }
 
     #[test]

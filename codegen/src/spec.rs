@@ -68,11 +68,64 @@ impl Op<'_> {
         Ok(out)
     }
 
+    /// Every documented response, exact statuses (ascending) first, then ranges (`4XX`), then
+    /// `default`: for the server generator, which gives each a reply variant.
+    pub fn all_responses<'s>(
+        &self,
+        spec: &'s OpenAPI,
+    ) -> Result<Vec<(ResponseStatus, &'s Response)>, Error>
+    where
+        Self: 's,
+    {
+        let mut out = Vec::new();
+        for (status, response) in &self.operation.responses.responses {
+            let status = match status {
+                openapiv3::StatusCode::Code(code) => ResponseStatus::Code(*code),
+                openapiv3::StatusCode::Range(range) => ResponseStatus::Range(*range),
+            };
+            out.push((
+                status,
+                resolve(spec, response, "responses", |c| &c.responses)?,
+            ));
+        }
+        if let Some(response) = &self.operation.responses.default {
+            out.push((
+                ResponseStatus::Default,
+                resolve(spec, response, "responses", |c| &c.responses)?,
+            ));
+        }
+        out.sort_by_key(|(status, _)| *status);
+        Ok(out)
+    }
+
     /// An [`Error::Unsupported`] naming this operation.
     pub fn unsupported(&self, message: impl Into<String>) -> Error {
         Error::Unsupported {
             operation_id: self.operation_id.to_string(),
             message: message.into(),
+        }
+    }
+}
+
+/// A response's key: an exact status, a range (`4XX` is `Range(4)`), or `default`. Ordered as
+/// the server generator lists them: exact statuses, ranges, `default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ResponseStatus {
+    /// `"404"`
+    Code(u16),
+    /// `"4XX"`
+    Range(u16),
+    /// `default`
+    Default,
+}
+
+impl ResponseStatus {
+    /// Whether an answer with `status` falls under this key.
+    pub fn covers(self, status: u16) -> bool {
+        match self {
+            ResponseStatus::Code(code) => code == status,
+            ResponseStatus::Range(range) => status / 100 == range,
+            ResponseStatus::Default => true,
         }
     }
 }

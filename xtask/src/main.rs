@@ -7,6 +7,10 @@
 //!
 //! `cargo xtask bench [--quick] [--build] ...`: the benchmarks and the load test (see
 //! `bench.rs` and the `bench/` crate); results go to `BENCHMARKS.md`.
+//!
+//! `cargo xtask corpus`: prints the outcome table of the public documents under `tests/corpus/`
+//! (progenitor alone against ours, client and server) and its totals: the table
+//! `codegen/tests/corpus.rs` pins, built by the same code. Exits 1 if `generate` panicked on one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,11 +18,16 @@ use std::process::ExitCode;
 use xtask::{Artifact, artifacts};
 
 mod bench;
+#[path = "../../codegen/tests/support/corpus.rs"]
+mod corpus;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("bench") {
         return bench::run(&project_root(), &args[1..]);
+    }
+    if args == ["corpus"] {
+        return print_corpus(&project_root());
     }
     let check = match args
         .iter()
@@ -30,7 +39,7 @@ fn main() -> ExitCode {
         ["generate", "--check"] => true,
         _ => {
             eprintln!(
-                "usage: cargo xtask generate [--check] | cargo xtask bench [--quick] [--build]"
+                "usage: cargo xtask generate [--check] | cargo xtask bench [--quick] [--build] | cargo xtask corpus"
             );
             return ExitCode::from(2);
         }
@@ -76,6 +85,24 @@ fn main() -> ExitCode {
     }
     if check {
         println!("generated files are up to date");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `cargo xtask corpus`: the table and its totals on stdout.
+fn print_corpus(root: &Path) -> ExitCode {
+    let table = match corpus::Table::build(&root.join("tests/corpus")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}\n{}", table.markdown(), table.totals());
+    let panics = table.panics();
+    if !panics.is_empty() {
+        eprintln!("error: generate panicked on {}", panics.join(", "));
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
