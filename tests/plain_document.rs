@@ -25,9 +25,47 @@ use server::{
 };
 
 #[derive(Clone, Default)]
-struct Pets(Arc<Mutex<Vec<types::Pet>>>);
+struct Pets(
+    Arc<Mutex<Vec<types::Pet>>>,
+    Arc<Mutex<Vec<u8>>>,
+    Arc<Mutex<String>>,
+);
 
 impl server::Api for Pets {
+    async fn upload_photo(
+        &self,
+        _ctx: RequestContext,
+        _params: server::UploadPhotoParams,
+        body: axum::body::Body,
+    ) -> server::UploadPhotoReply {
+        // Streamed to the handler, cut at the operation's body limit.
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => {
+                *self.1.lock().unwrap() = bytes.to_vec();
+                server::UploadPhotoReply::NoContent
+            }
+            Err(e) => server::ApiError::internal(e).into(),
+        }
+    }
+
+    async fn get_photo(
+        &self,
+        _ctx: RequestContext,
+        _params: server::GetPhotoParams,
+    ) -> server::GetPhotoReply {
+        server::GetPhotoReply::Ok(axum::body::Body::from(self.1.lock().unwrap().clone()))
+    }
+
+    async fn set_note(
+        &self,
+        _ctx: RequestContext,
+        _params: server::SetNoteParams,
+        body: String,
+    ) -> server::SetNoteReply {
+        *self.2.lock().unwrap() = body;
+        server::SetNoteReply::NoContent
+    }
+
     async fn list_pets(&self, _ctx: RequestContext, params: ListPetsParams) -> ListPetsReply {
         let pets = self.0.lock().unwrap();
         let limit = params.limit.unwrap_or(100) as usize;
@@ -79,7 +117,11 @@ impl server::Api for Pets {
 }
 
 async fn start() -> String {
-    support::serve_unchecked(server::router(Pets::default())).await
+    start_with(Pets::default()).await
+}
+
+async fn start_with(pets: Pets) -> String {
+    support::serve_unchecked(server::router(pets)).await
 }
 
 #[tokio::test]
@@ -170,4 +212,35 @@ async fn refusals_carry_the_servers_default_error_body() {
     .await;
     refused(http.get(format!("{base}/nowhere")), 404, "NoRoute").await;
     refused(http.delete(format!("{base}/pets")), 405, "MethodNotAllowed").await;
+}
+
+#[tokio::test]
+async fn raw_and_text_bodies_and_a_raw_answer_pass_through() {
+    let pets = Pets::default();
+    let base = start_with(pets.clone()).await;
+    let client = Client::new_with_client(&base, reqwest::Client::new());
+    let photo = vec![0x89, b'P', b'N', b'G', 0, 1, 2, 255];
+    let stored = client
+        .upload_photo("1", photo.clone())
+        .await
+        .expect("uploaded");
+    assert_eq!(stored.status(), 204);
+    assert_eq!(*pets.1.lock().unwrap(), photo);
+    let fetched = reqwest::get(format!("{base}/pets/1/photo")).await.unwrap();
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), photo);
+    client
+        .set_note("1", "good dog".to_string())
+        .await
+        .expect("noted");
+    assert_eq!(*pets.2.lock().unwrap(), "good dog");
+    // Text must be UTF-8.
+    let refused = reqwest::Client::new()
+        .put(format!("{base}/pets/1/note"))
+        .header("content-type", "text/plain")
+        .body(vec![0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
 }

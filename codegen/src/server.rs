@@ -1304,6 +1304,24 @@ enum BodyKind {
         items: TokenStream,
         read: TokenStream,
     },
+    /// `text/plain`: the body as a `String` (UTF-8, within the body limit).
+    Text {
+        required: bool,
+    },
+    /// Any other media type (`application/octet-stream`, `image/png`...): the body as a stream
+    /// of bytes, cut at the body limit (413 past it), as a multipart file part is.
+    Raw,
+}
+
+/// The `Content-Type` a raw response of `media` is sent with: the media type itself, or
+/// `application/octet-stream` for a wildcard (`*/*`, `image/*`) or anything not a header value.
+fn sendable_media(media: &str) -> String {
+    let plain = media.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if media.contains('*') || !plain {
+        "application/octet-stream".to_string()
+    } else {
+        media.to_string()
+    }
 }
 
 fn status_variant(status: u16) -> syn::Ident {
@@ -1435,9 +1453,10 @@ impl Operation {
                             quote!(Self::#variant(status, body) => json_response(status, &body),),
                         );
                     } else {
-                        return Err(
-                            op.unsupported(format!("a range or default response of {media}"))
-                        );
+                        let media = sendable_media(media);
+                        variants
+                            .push(quote!(#[doc = #doc] #variant(StatusCode, axum::body::Body),));
+                        arms.push(quote!(Self::#variant(status, body) => binary_response(status, #media, body),));
                     }
                 }
             }
@@ -1509,9 +1528,11 @@ impl Operation {
                             quote!(Self::#variant(body) => json_response(#status_expr, &body),),
                         );
                     } else {
-                        return Err(
-                            op.unsupported(format!("status {status}: content type {media}"))
-                        );
+                        // Any other media type is bytes the handler produces, as progenitor's
+                        // client reads them; a wildcard (`*/*`) is sent as octet-stream.
+                        let media = sendable_media(media);
+                        variants.push(quote!(#[doc = #doc] #variant(axum::body::Body),));
+                        arms.push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
                     }
                 }
             }
@@ -1645,7 +1666,7 @@ impl Operation {
                 let skew = signature.max_skew_seconds;
                 extract.push(quote!(let presented = present_credential(&parts.headers, #key)?;));
                 let verify = |payload: TokenStream| quote!(let credential = authenticate(&shared.api, &parts, presented, #payload, #skew)?;);
-                if matches!(body_kind, BodyKind::Json { .. }) {
+                if matches!(body_kind, BodyKind::Json { .. } | BodyKind::Text { .. }) {
                     verify_after_body = Some(verify(quote!(sign::Payload::Bytes(&bytes))));
                 } else {
                     let payload = match body_kind {
@@ -1726,6 +1747,32 @@ impl Operation {
                     extract.push(quote!(let body = #read;));
                     args.push(quote!(body: Option<#ty>));
                 }
+                call_args.push(quote!(body));
+            }
+            BodyKind::Text { required } => {
+                extract.push(quote! {
+                    let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
+                });
+                if let Some(verify) = verify_after_body.take() {
+                    extract.push(verify);
+                }
+                let read = quote!(text_from_bytes(bytes)?);
+                if *required {
+                    extract.push(
+                        quote!(let body = (#read).ok_or_else(|| missing_body("a text body"))?;),
+                    );
+                    args.push(quote!(body: String));
+                } else {
+                    extract.push(quote!(let body = #read;));
+                    args.push(quote!(body: Option<String>));
+                }
+                call_args.push(quote!(body));
+            }
+            BodyKind::Raw => {
+                extract.push(quote! {
+                    let body = limited_body(&parts.headers, body, shared.config.body_limits.#limit_ident)?;
+                });
+                args.push(quote!(body: axum::body::Body));
                 call_args.push(quote!(body));
             }
             BodyKind::Multipart {
@@ -1844,7 +1891,19 @@ fn body_kind(
             })
         }
         "multipart/form-data" => multipart(spec, op, schema_ref, body.required, codes, shapes),
-        other => Err(op.unsupported(format!("request content type {other}"))),
+        text if text
+            .split(';')
+            .next()
+            .is_some_and(|t| t.trim() == "text/plain") =>
+        {
+            Ok(BodyKind::Text {
+                required: body.required,
+            })
+        }
+        "application/x-www-form-urlencoded" => {
+            Err(op.unsupported("request content type application/x-www-form-urlencoded"))
+        }
+        _ => Ok(BodyKind::Raw),
     }
 }
 

@@ -1296,6 +1296,23 @@ fn json_from_bytes<T: serde::de::DeserializeOwned>(
     parse_json(&bytes, shape).map(Some)
 }
 
+/// A raw request body, streamed to the handler: refused at once when it declares more than
+/// `limit` bytes, and cut with an error (the handler's read fails) past them.
+fn limited_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Body, ApiError> {
+    check_declared_length(headers, limit)?;
+    Ok(Body::new(http_body_util::Limited::new(body, limit)))
+}
+
+/// A `text/plain` body already read: `None` when empty, else its text (UTF-8 or refused).
+fn text_from_bytes(bytes: Bytes) -> Result<Option<String>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    String::from_utf8(bytes.to_vec())
+        .map(Some)
+        .map_err(|_| ApiError::invalid_parameter("body", "not UTF-8 text"))
+}
+
 fn missing_body(what: &str) -> ApiError {
     ApiError::new(REJECT.missing_body, "no request body").with_details(format!("{what} is required"))
 }
