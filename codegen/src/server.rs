@@ -57,6 +57,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
     let items = operations.iter().map(|o| &o.items);
     let trait_methods = operations.iter().map(|o| &o.trait_method);
+    let stub_methods = operations.iter().map(|o| &o.stub_method);
     let signing_keys = if any_signature(spec, &ops)? {
         if codes.rejection("bad_signature").is_none() {
             return Err(Error::Invalid(
@@ -67,6 +68,17 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         quote!(+ SigningKeys)
     } else {
         quote!()
+    };
+    let stub_signing_keys = if signing_keys.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            impl SigningKeys for NotImplemented {
+                fn secret_key(&self, _access_key: &str) -> Option<String> {
+                    None
+                }
+            }
+        }
     };
     let limit_fields = operations.iter().filter_map(|o| o.limit_field.as_ref());
     let limit_defaults = operations.iter().filter_map(|o| o.limit_default.as_ref());
@@ -87,6 +99,18 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         pub trait Api: Send + Sync + 'static #signing_keys {
             #(#trait_methods)*
         }
+
+        /// An implementation of [`Api`] that answers every operation with a 500 "not
+        /// implemented" in the error body: a starting point, and a router to probe before the
+        /// real implementation exists.
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct NotImplemented;
+
+        impl Api for NotImplemented {
+            #(#stub_methods)*
+        }
+
+        #stub_signing_keys
 
         /// Per-operation request body limits, in bytes. Defaults come from each operation's
         /// `x-max-body-bytes` in the document, else axum's 2 MiB.
@@ -1363,6 +1387,8 @@ struct Operation {
     path: String,
     handler: syn::Ident,
     trait_method: TokenStream,
+    /// The method of [`NotImplemented`]'s `impl Api`.
+    stub_method: TokenStream,
     items: TokenStream,
     limit_field: Option<TokenStream>,
     limit_default: Option<TokenStream>,
@@ -1799,6 +1825,13 @@ impl Operation {
             #[doc = #method_doc]
             fn #method_ident(&self, #(#args),*) -> impl std::future::Future<Output = #reply> + Send;
         };
+        let not_implemented = format!("{id} has no implementation");
+        let stub_method = quote! {
+            #[allow(unused_variables)]
+            async fn #method_ident(&self, #(#args),*) -> #reply {
+                ApiError::new(REJECT.internal, "not implemented").with_details(#not_implemented).into()
+            }
+        };
 
         let reply_doc = format!("The answers of {id}: one variant per documented status.");
         items.push(quote! {
@@ -1847,6 +1880,7 @@ impl Operation {
             path: op.path.to_string(),
             handler,
             trait_method,
+            stub_method,
             items: quote!(#(#items)*),
             limit_field,
             limit_default,
