@@ -32,6 +32,22 @@ struct Pets(
 );
 
 impl server::Api for Pets {
+    async fn search_pets(
+        &self,
+        _ctx: RequestContext,
+        body: types::SearchPetsBody,
+    ) -> server::SearchPetsReply {
+        let pets = self.0.lock().unwrap();
+        let limit = body.limit.map_or(100, |l| l.get() as usize);
+        let found = pets
+            .iter()
+            .filter(|p| p.name.contains(body.name.as_str()))
+            .take(limit)
+            .cloned()
+            .collect();
+        server::SearchPetsReply::Ok(types::SearchPetsResponse(found))
+    }
+
     async fn upload_photo(
         &self,
         _ctx: RequestContext,
@@ -243,4 +259,41 @@ async fn raw_and_text_bodies_and_a_raw_answer_pass_through() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+}
+
+#[tokio::test]
+async fn a_form_body_is_read_typed_and_checked_as_the_document_says() {
+    let pets = Pets::default();
+    let base = start_with(pets.clone()).await;
+    let client = Client::new_with_client(&base, reqwest::Client::new());
+    for name in ["Rex", "Rexa", "Bob"] {
+        let body = types::CreatePetBody {
+            name: name.parse().unwrap(),
+        };
+        client.create_pet(&body).await.expect("created");
+    }
+    let http = reqwest::Client::new();
+    let form = |body: &'static str| {
+        http.post(format!("{base}/pets/search"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let found: serde_json::Value = form("name=Rex&limit=1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found, serde_json::json!([{"id": 1, "name": "Rex"}]));
+    // The generated client sends the typed body as a form.
+    let body = types::SearchPetsBody {
+        name: "Re".parse().unwrap(),
+        limit: None,
+    };
+    let found = client.search_pets(&body).await.expect("found").into_inner();
+    assert_eq!(found.0.len(), 2);
+    // The integer is checked as an integer, from its form text.
+    let zero = refused(form("name=Rex&limit=0"), 400, "InvalidParameter").await;
+    assert_eq!(zero["details"], "limit: less than 1");
 }

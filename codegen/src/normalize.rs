@@ -9,8 +9,8 @@
 //! (`{Key}Response`, `{Key}Body`). A name already taken gets `2`, `3`... appended, in document
 //! order. A document without inline JSON schemas comes out unchanged.
 //!
-//! Must not: change a schema, or touch anything but JSON media types (multipart and binary
-//! bodies keep their inline schemas: their generators read them in place).
+//! Must not: change a schema, or touch anything but JSON and form media types (multipart and
+//! binary bodies keep their inline schemas: their generators read them in place).
 
 use heck::ToUpperCamelCase;
 use indexmap::IndexMap;
@@ -34,7 +34,7 @@ pub fn hoist_inline_schemas(spec: &OpenAPI) -> OpenAPI {
     // Collect first (names in document order), then move, so `taken` sees every earlier name.
     let mut hoist = |stem: String, content: &mut Content, spec_view: &OpenAPI| {
         for (media, media_type) in content.iter_mut() {
-            if !is_json_media(media) {
+            if !is_json_media(media) && media != "application/x-www-form-urlencoded" {
                 continue;
             }
             let Some(ReferenceOr::Item(_)) = &media_type.schema else {

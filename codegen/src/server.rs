@@ -1322,6 +1322,8 @@ enum BodyKind {
         ty: TokenStream,
         shape: syn::Ident,
         required: bool,
+        /// `application/x-www-form-urlencoded`: the same typed body, read from form pairs.
+        form: bool,
     },
     Multipart {
         form: syn::Ident,
@@ -1751,6 +1753,31 @@ impl Operation {
                 ty,
                 shape,
                 required,
+                form: true,
+            } => {
+                extract.push(quote! {
+                    let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
+                });
+                if let Some(verify) = verify_after_body.take() {
+                    extract.push(verify);
+                }
+                let read = quote!(form_from_bytes::<#ty>(bytes, &#shape)?);
+                if *required {
+                    extract.push(
+                        quote!(let body = (#read).ok_or_else(|| missing_body("a form body"))?;),
+                    );
+                    args.push(quote!(body: #ty));
+                } else {
+                    extract.push(quote!(let body = #read;));
+                    args.push(quote!(body: Option<#ty>));
+                }
+                call_args.push(quote!(body));
+            }
+            BodyKind::Json {
+                ty,
+                shape,
+                required,
+                form: false,
             } => {
                 let read = match verify_after_body.take() {
                     None => quote! {
@@ -1922,6 +1949,7 @@ fn body_kind(
                 ty: quote!(types::#ty),
                 shape: shapes.want(name),
                 required: body.required,
+                form: false,
             })
         }
         "multipart/form-data" => multipart(spec, op, schema_ref, body.required, codes, shapes),
@@ -1935,7 +1963,17 @@ fn body_kind(
             })
         }
         "application/x-www-form-urlencoded" => {
-            Err(op.unsupported("request content type application/x-www-form-urlencoded"))
+            let ReferenceOr::Reference { reference } = schema_ref else {
+                return Err(op.unsupported("an inline form body schema"));
+            };
+            let name = spec::ref_name(reference, "schemas")?;
+            let ty = type_ident(name);
+            Ok(BodyKind::Json {
+                ty: quote!(types::#ty),
+                shape: shapes.want(name),
+                required: body.required,
+                form: true,
+            })
         }
         _ => Ok(BodyKind::Raw),
     }

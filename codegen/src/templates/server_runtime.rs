@@ -1303,6 +1303,44 @@ fn limited_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Body, A
     Ok(Body::new(http_body_util::Limited::new(body, limit)))
 }
 
+/// An `application/x-www-form-urlencoded` body already read, as the typed value of `shape` (an
+/// object): each pair is a property, typed as its schema says (a number, a boolean, or a string;
+/// a repeated name fills an array), then checked and read as a JSON body is. `None` when empty.
+fn form_from_bytes<T: serde::de::DeserializeOwned>(bytes: Bytes, shape: &'static Shape) -> Result<Option<T>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let ShapeKind::Object { properties, .. } = &shape.kind else {
+        return Err(ApiError::invalid_parameter("body", "a form body must be an object"));
+    };
+    let typed = |kind: Option<&ShapeKind>, text: String| -> serde_json::Value {
+        match kind {
+            Some(ShapeKind::Number { .. } | ShapeKind::Boolean) => {
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            }
+            _ => serde_json::Value::String(text),
+        }
+    };
+    let mut object = serde_json::Map::new();
+    for (name, value) in form_urlencoded::parse(&bytes) {
+        let kind = properties.iter().find(|(n, _)| *n == name).map(|(_, s)| &s.kind);
+        match kind {
+            Some(ShapeKind::Array { items, .. }) => {
+                let item = typed(items.map(|s| &s.kind), value.into_owned());
+                let list = object.entry(name.into_owned()).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                if let serde_json::Value::Array(list) = list {
+                    list.push(item);
+                }
+            }
+            _ => {
+                object.insert(name.into_owned(), typed(kind, value.into_owned()));
+            }
+        }
+    }
+    let json = serde_json::to_vec(&serde_json::Value::Object(object)).map_err(ApiError::internal)?;
+    parse_json(&json, shape).map(Some)
+}
+
 /// A `text/plain` body already read: `None` when empty, else its text (UTF-8 or refused).
 fn text_from_bytes(bytes: Bytes) -> Result<Option<String>, ApiError> {
     if bytes.is_empty() {

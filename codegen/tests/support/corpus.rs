@@ -5,9 +5,8 @@
 //! One definition for its two users, each of which includes this file with `#[path]`:
 //! `codegen/tests/corpus.rs` pins the table as an insta snapshot, `cargo xtask corpus` prints it.
 //!
-//! `generate` returns client and server together; the client half runs first, so a refusal by
-//! the server half means the client half was generated. Which half refused is read from the
-//! error ([`refusing_half`]); when the error does not tell, the row says so.
+//! Each half is run on its own (`generate_client`, `generate_server`), so each column says
+//! exactly what that half does with the document.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -33,12 +32,8 @@ enum Cell {
     Refused(String),
     /// The generator panicked (the message). For `generate` this is a bug.
     Panicked(String),
-    /// Not run: the client half refused first, or the document did not parse.
+    /// Not run: the document did not parse.
     NotRun(&'static str),
-    /// `generate` refused and the error does not say which half (the message).
-    EitherHalf(String),
-    /// The other column of a [`Cell::EitherHalf`] row: generated or refused, nobody knows.
-    Unknown,
 }
 
 impl Cell {
@@ -54,8 +49,6 @@ impl Cell {
             Cell::Panicked(message) if ours => format!("PANIC: {message}"),
             Cell::Panicked(message) => format!("panicked: {message}"),
             Cell::NotRun(why) => format!("not run ({why})"),
-            Cell::EitherHalf(message) => format!("refused (client or server half): {message}"),
-            Cell::Unknown => "unknown (see the client column)".into(),
         }
     }
 }
@@ -114,24 +107,16 @@ impl Table {
     pub fn totals(&self) -> String {
         let count = |cell: fn(&Row) -> &Cell| self.rows.iter().filter(|r| cell(r).ok()).count();
         let n = self.rows.len();
-        let mut line = format!(
-            "{n} documents: progenitor alone generated {}/{n}; ours generated the client for {}/{n} and the server for {}/{n}",
+        format!(
+            "{n} documents: progenitor alone generated {}/{n}; ours generated the client for {}/{n} and the server for {}/{n}; both for {}/{n}.",
             count(|r| &r.progenitor),
             count(|r| &r.client),
             count(|r| &r.server),
-        );
-        let unknown = self
-            .rows
-            .iter()
-            .filter(|r| matches!(r.client, Cell::EitherHalf(_)))
-            .count();
-        if unknown > 0 {
-            line.push_str(&format!(
-                " (for {unknown} more, ours refused and the error does not say which half)"
-            ));
-        }
-        line.push('.');
-        line
+            self.rows
+                .iter()
+                .filter(|r| r.client.ok() && r.server.ok())
+                .count(),
+        )
     }
 
     /// The documents on which `generate` panicked (it must not, on any document).
@@ -166,24 +151,15 @@ fn row(document: String, text: &str) -> Row {
         Ok(Err(e)) => Cell::Refused(short(&e.to_string())),
         Err(message) => Cell::Panicked(short(&message)),
     };
-    let (client, server) = match quietly(|| roma_assets_codegen::generate(&spec)) {
-        Ok(Ok(_)) => (Cell::Generated, Cell::Generated),
-        Ok(Err(e)) => {
-            let message = short(&e.to_string());
-            match refusing_half(&e) {
-                Some(Half::Client) => (
-                    Cell::Refused(message),
-                    Cell::NotRun("the client half refused first"),
-                ),
-                Some(Half::Server) => (Cell::Generated, Cell::Refused(message)),
-                None => (Cell::EitherHalf(message), Cell::Unknown),
-            }
-        }
-        Err(message) => {
-            let message = short(&message);
-            (Cell::Panicked(message.clone()), Cell::Panicked(message))
-        }
+    let half = |generate: fn(&openapiv3::OpenAPI) -> Result<String, Error>| match quietly(|| {
+        generate(&spec)
+    }) {
+        Ok(Ok(_)) => Cell::Generated,
+        Ok(Err(e)) => Cell::Refused(short(&e.to_string())),
+        Err(message) => Cell::Panicked(short(&message)),
     };
+    let client = half(roma_assets_codegen::generate_client);
+    let server = half(roma_assets_codegen::generate_server);
     Row {
         document,
         progenitor,
@@ -198,38 +174,6 @@ fn parse(name: &str, text: &str) -> Result<openapiv3::OpenAPI, String> {
         serde_json::from_str(text).map_err(|e| short(&e.to_string()))
     } else {
         yaml_serde::from_str(text).map_err(|e| short(&e.to_string()))
-    }
-}
-
-enum Half {
-    Client,
-    Server,
-}
-
-/// Which half of `generate` an error comes from, when its text tells (there is no API that runs
-/// one half). Client: progenitor runs only in the client half (its own errors, and its panics
-/// turned into `Unsupported` errors that name it), and the operation list, which refuses an
-/// operation without an operationId or an external path item, is read first by the client half.
-/// Server: what only the server half refuses ("the server generator needs …", "request content
-/// type …"). Anything else (a range status, a dangling reference, generated code that does not
-/// parse) can come from either half, and the row says so.
-fn refusing_half(error: &Error) -> Option<Half> {
-    match error {
-        Error::Progenitor(_) => Some(Half::Client),
-        Error::Unsupported { message, .. } if message.contains("progenitor") => Some(Half::Client),
-        Error::Invalid(message)
-            if message.ends_with("every operation needs an operationId")
-                || message.ends_with("external path items are not supported") =>
-        {
-            Some(Half::Client)
-        }
-        Error::Invalid(message) if message.starts_with("the server generator needs") => {
-            Some(Half::Server)
-        }
-        Error::Unsupported { message, .. } if message.starts_with("request content type ") => {
-            Some(Half::Server)
-        }
-        _ => None,
     }
 }
 
