@@ -85,9 +85,12 @@ impl server::Api for Pets {
     async fn list_pets(&self, _ctx: RequestContext, params: ListPetsParams) -> ListPetsReply {
         let pets = self.0.lock().unwrap();
         let limit = params.limit.unwrap_or(100) as usize;
-        ListPetsReply::Ok(types::ListPetsResponse(
-            pets.iter().take(limit).cloned().collect(),
-        ))
+        let mut listed: Vec<types::Pet> = pets.iter().cloned().collect();
+        if let Some(types::Order::Newest) = params.order {
+            listed.reverse();
+        }
+        listed.truncate(limit);
+        ListPetsReply::Ok(types::ListPetsResponse(listed))
     }
 
     async fn create_pet(&self, _ctx: RequestContext, body: types::CreatePetBody) -> CreatePetReply {
@@ -150,12 +153,25 @@ async fn the_generated_client_and_router_of_a_plain_document_work_together() {
     let created = client.create_pet(&body).await.expect("created");
     assert_eq!(created.status(), 201);
     assert_eq!(created.into_inner().name, "Rex");
+    let second = types::CreatePetBody {
+        name: "Fido".parse().unwrap(),
+    };
+    client.create_pet(&second).await.expect("created");
     let listed = client
-        .list_pets(std::num::NonZeroU64::new(10))
+        .list_pets(std::num::NonZeroU64::new(10), None)
         .await
         .expect("listed")
         .into_inner();
-    assert_eq!(listed.0.len(), 1);
+    assert_eq!(listed.0.len(), 2);
+    assert_eq!(listed.0[0].name, "Rex");
+    // The oneOf-of-enums parameter reaches the handler as the component's type.
+    let newest = client
+        .list_pets(std::num::NonZeroU64::new(1), Some(types::Order::Newest))
+        .await
+        .expect("listed newest first")
+        .into_inner();
+    assert_eq!(newest.0.len(), 1);
+    assert_eq!(newest.0[0].name, "Fido");
     let shown = client
         .show_pet_by_id("1")
         .await
@@ -204,6 +220,18 @@ async fn refusals_carry_the_servers_default_error_body() {
     )
     .await;
     assert_eq!(bad_limit["details"], "limit: less than 1");
+    let bad_order = refused(
+        http.get(format!("{base}/pets?order=sideways")),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    let details = bad_order["details"].as_str().unwrap();
+    assert!(details.starts_with("order"), "{details}");
+    assert!(
+        details.contains("oldest") && details.contains("newest"),
+        "{details}"
+    );
     let long = refused(
         http.post(format!("{base}/pets"))
             .header("content-type", "application/json")

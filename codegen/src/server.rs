@@ -1145,6 +1145,37 @@ fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Er
             quote!(bool),
             quote!(parse_param::<bool>(#loc, raw, "true or false")?),
         ),
+        // A `oneOf` of string enums (dropshot writes its sort modes so): one enum of their values,
+        // converted to the component's type as a string enum is.
+        SchemaKind::OneOf { one_of } if matches!(schema_ref, ReferenceOr::Reference { .. }) => {
+            let mut values: Vec<String> = Vec::new();
+            for variant in one_of {
+                let variant = spec::resolve_schema(spec, variant)?;
+                let SchemaKind::Type(Type::String(s)) = &variant.schema_kind else {
+                    return Err(op.unsupported(format!(
+                        "parameter {name}: a oneOf of anything but string enums"
+                    )));
+                };
+                if s.enumeration.is_empty() {
+                    return Err(op.unsupported(format!(
+                        "parameter {name}: a oneOf of strings without enum values"
+                    )));
+                }
+                values.extend(s.enumeration.iter().flatten().cloned());
+            }
+            let ReferenceOr::Reference { reference } = schema_ref else {
+                unreachable!("matched above");
+            };
+            let ty = type_ident(spec::ref_name(reference, "schemas")?);
+            (
+                quote! { check_enum(#loc, raw, &[#(#values),*])?; },
+                quote!(types::#ty),
+                quote! {
+                    types::#ty::try_from(raw.to_string())
+                        .map_err(|e| ApiError::invalid_parameter(#loc, e))?
+                },
+            )
+        }
         _ => {
             return Err(op.unsupported(format!(
                 "parameter {name}: only string, integer, number and boolean schemas"
