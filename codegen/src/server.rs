@@ -1053,6 +1053,24 @@ fn rust_field(name: &str) -> syn::Ident {
     }
 }
 
+/// The statement binding `body` from `read` (an `Option` of the body) and the handler's argument:
+/// a required body refuses its absence with `missing_body(what)`, an optional one stays an `Option`.
+fn bind_body(
+    read: TokenStream,
+    ty: TokenStream,
+    required: bool,
+    what: &str,
+) -> (TokenStream, TokenStream) {
+    if required {
+        (
+            quote!(let body = (#read).ok_or_else(|| missing_body(#what))?;),
+            quote!(body: #ty),
+        )
+    } else {
+        (quote!(let body = #read;), quote!(body: Option<#ty>))
+    }
+}
+
 fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Error> {
     let data = spec::parameter_data(parameter);
     let name = data.name.as_str();
@@ -1793,15 +1811,9 @@ impl Operation {
                     extract.push(verify);
                 }
                 let read = quote!(form_from_bytes::<#ty>(bytes, &#shape)?);
-                if *required {
-                    extract.push(
-                        quote!(let body = (#read).ok_or_else(|| missing_body("a form body"))?;),
-                    );
-                    args.push(quote!(body: #ty));
-                } else {
-                    extract.push(quote!(let body = #read;));
-                    args.push(quote!(body: Option<#ty>));
-                }
+                let (bind, arg) = bind_body(read, quote!(#ty), *required, "a form body");
+                extract.push(bind);
+                args.push(arg);
                 call_args.push(quote!(body));
             }
             BodyKind::Json {
@@ -1822,15 +1834,9 @@ impl Operation {
                         quote!(json_from_bytes::<#ty>(&parts.headers, bytes, &#shape)?)
                     }
                 };
-                if *required {
-                    extract.push(
-                        quote!(let body = (#read).ok_or_else(|| missing_body("a JSON body"))?;),
-                    );
-                    args.push(quote!(body: #ty));
-                } else {
-                    extract.push(quote!(let body = #read;));
-                    args.push(quote!(body: Option<#ty>));
-                }
+                let (bind, arg) = bind_body(read, quote!(#ty), *required, "a JSON body");
+                extract.push(bind);
+                args.push(arg);
                 call_args.push(quote!(body));
             }
             BodyKind::Text { required } => {
@@ -1841,15 +1847,9 @@ impl Operation {
                     extract.push(verify);
                 }
                 let read = quote!(text_from_bytes(bytes)?);
-                if *required {
-                    extract.push(
-                        quote!(let body = (#read).ok_or_else(|| missing_body("a text body"))?;),
-                    );
-                    args.push(quote!(body: String));
-                } else {
-                    extract.push(quote!(let body = #read;));
-                    args.push(quote!(body: Option<String>));
-                }
+                let (bind, arg) = bind_body(read, quote!(String), *required, "a text body");
+                extract.push(bind);
+                args.push(arg);
                 call_args.push(quote!(body));
             }
             BodyKind::Raw => {
