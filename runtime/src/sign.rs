@@ -160,6 +160,10 @@ pub enum SignError {
     /// The body was signed in a way this body cannot be checked against.
     #[error("{0}")]
     Payload(&'static str),
+    /// The path or query percent-decodes to bytes that are not UTF-8: its canonical form would
+    /// replace them, so distinct targets would share one signature.
+    #[error("the {0} percent-decodes to bytes that are not UTF-8; such a target cannot be signed")]
+    NotUtf8(&'static str),
     /// The signature differs from the one computed with the key's secret.
     #[error(
         "signature mismatch: check the SK and that method, path, query, signed headers and body are as signed"
@@ -301,8 +305,20 @@ pub fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> Result<Vec<u8>, SignError> {
+    // The canonical forms decode lossily, as the SDK's do: `%AD` and `%BD` would both become
+    // U+FFFD. Refusing such targets keeps every signature bound to one path and one query.
+    for (what, text) in [
+        ("path", request.path),
+        ("query", request.query.unwrap_or("")),
+    ] {
+        if percent_decode_str(text).decode_utf8().is_err() {
+            return Err(SignError::NotUtf8(what));
+        }
+    }
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(request.method.to_ascii_uppercase().as_bytes());
+    // As sent: methods are case-sensitive (RFC 9110), so `GeT` is not `GET` and must not verify as
+    // it. Every client sends the standard methods in upper case.
+    out.extend_from_slice(request.method.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(canonical_uri(request.path).as_bytes());
     out.push(b'\n');
@@ -693,6 +709,24 @@ mod tests {
             check(&headers, b"{}", "/v2/p/x", Some("a=1&b=2"), now),
             Err(SignError::Payload(_))
         ));
+    }
+
+    #[test]
+    fn a_target_that_decodes_to_bytes_other_than_utf8_is_not_signed() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:8080".parse().unwrap());
+        for (path, query, what) in [("/v2/%AD", None, "path"), ("/v2/p", Some("a=%BD"), "query")] {
+            let refused = sign(
+                &mut headers,
+                "GET",
+                path,
+                query,
+                Payload::Bytes(b""),
+                &key(),
+                Utc::now(),
+            );
+            assert_eq!(refused, Err(SignError::NotUtf8(what)));
+        }
     }
 
     #[test]
