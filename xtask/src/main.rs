@@ -20,11 +20,15 @@ use xtask::{Artifact, artifacts};
 mod bench;
 #[path = "../../codegen/tests/support/corpus.rs"]
 mod corpus;
+mod fuzz;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("bench") {
         return bench::run(&project_root(), &args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("fuzz") {
+        return fuzz::run(&project_root(), &args[1..]);
     }
     if args == ["corpus"] {
         return print_corpus(&project_root());
@@ -39,7 +43,7 @@ fn main() -> ExitCode {
         ["generate", "--check"] => true,
         _ => {
             eprintln!(
-                "usage: cargo xtask generate [--check] | cargo xtask bench [--quick] [--build] | cargo xtask corpus"
+                "usage: cargo xtask generate [--check] | cargo xtask bench [--quick] [--build] | cargo xtask corpus | cargo xtask fuzz [--minutes N]"
             );
             return ExitCode::from(2);
         }

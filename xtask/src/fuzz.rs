@@ -1,0 +1,104 @@
+//! `cargo xtask fuzz [--minutes N]`: runs each fuzz target (a proptest file) for N minutes (1 by
+//! default), in rounds of [`CASES_PER_ROUND`] fresh random cases per property, optimised unless
+//! `--dev` (which reuses the test build: CI's choice, as an optimised build costs minutes). Every
+//! round draws a new seed; a failure stops the run, prints proptest's minimal input, and leaves
+//! it in the target's `.proptest-regressions` file, which `cargo test` then replays first. Prints,
+//! per target, the rounds run and the cases each property executed.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// Cases per property and round: a round of the slowest target takes a few seconds.
+const CASES_PER_ROUND: u64 = 2_000;
+
+/// A fuzz target: the package holding it and its test file's name.
+struct Target {
+    what: &'static str,
+    package: &'static str,
+    test: &'static str,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        what: "Authorization parser and signature",
+        package: "roma-assets-runtime",
+        test: "fuzz_signature",
+    },
+    Target {
+        what: "package reader",
+        package: "roma-assets",
+        test: "fuzz_package",
+    },
+];
+
+pub fn run(root: &Path, args: &[String]) -> ExitCode {
+    let usage = || {
+        eprintln!(
+            "usage: cargo xtask fuzz [--minutes N] [--dev]  (N minutes per target, default 1; \
+             --dev reuses the test build instead of an optimised one, as CI does)"
+        );
+        ExitCode::from(2)
+    };
+    let (mut minutes, mut release) = (1.0_f64, true);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--dev" => release = false,
+            "--minutes" => match args.next().map(|n| n.parse::<f64>()) {
+                Some(Ok(n)) if n > 0.0 => minutes = n,
+                _ => {
+                    eprintln!("error: --minutes takes a positive number");
+                    return usage();
+                }
+            },
+            _ => return usage(),
+        }
+    }
+    let budget = Duration::from_secs_f64(minutes * 60.0);
+    let mut summary = Vec::new();
+    for target in TARGETS {
+        let started = Instant::now();
+        let mut rounds = 0u64;
+        while rounds == 0 || started.elapsed() < budget {
+            let output = Command::new(env!("CARGO"))
+                .current_dir(root)
+                .args(["test", "-q", "-p", target.package, "--test", target.test])
+                .args(release.then_some("--release"))
+                .env("PROPTEST_CASES", CASES_PER_ROUND.to_string())
+                .output();
+            let output = match output {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: running cargo test: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if !output.status.success() {
+                eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+                eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+                eprintln!(
+                    "fuzz target {} ({}) failed in round {}: the minimal input above is kept in \
+                     its .proptest-regressions file",
+                    target.test,
+                    target.what,
+                    rounds + 1
+                );
+                return ExitCode::FAILURE;
+            }
+            rounds += 1;
+        }
+        let line = format!(
+            "{:<16} {:<36} {:>6.1} min  {:>5} rounds  {:>9} cases per property",
+            target.test,
+            target.what,
+            started.elapsed().as_secs_f64() / 60.0,
+            rounds,
+            rounds * CASES_PER_ROUND
+        );
+        println!("{line}");
+        summary.push(line);
+    }
+    println!("\nno failure in {} targets", summary.len());
+    ExitCode::SUCCESS
+}
