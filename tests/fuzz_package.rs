@@ -17,6 +17,7 @@
 use std::io::{Cursor, Write};
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use roma_assets::service::model::{AppAsset, TaskAsset};
 use roma_assets::service::package::{
     ManifestSource, Package, PackageError, PackageLimits, read_package_from, write_package,
@@ -226,6 +227,12 @@ fn zip_of(entries: &[Entry]) -> Option<Vec<u8>> {
 }
 
 proptest! {
+    // Failures are kept beside this file (`<name>.proptest-regressions`), replayed first.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn arbitrary_bytes_are_answered(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         prop_assert!(answered(&bytes)?.is_none());

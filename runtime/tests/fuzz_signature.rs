@@ -17,6 +17,7 @@
 use chrono::{TimeDelta, TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use roma_assets_runtime::sign::{
     Authorization, Payload, Request, SignError, SigningKey, sign, verify,
 };
@@ -150,6 +151,12 @@ fn replaced(text: &str, at: usize, byte: u8) -> Option<String> {
 }
 
 proptest! {
+    // Failures are kept beside this file (`<name>.proptest-regressions`), replayed first.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn any_authorization_value_is_answered_and_what_parses_round_trips(value in "\\PC{0,200}") {
         if let Ok(parsed) = Authorization::parse(&value) {

@@ -159,6 +159,19 @@ impl Conformance {
 
     /// Every problem of one response; empty when it conforms.
     pub fn check(&self, ex: &Exchange<'_>) -> Vec<String> {
+        // HEAD is GET without the body (RFC 9110, 9.3.2), and axum answers it so on every GET
+        // route: checked as GET (status, headers), except for the body it must not have. Found
+        // by tests/fuzz_requests.rs.
+        if ex.method == Method::HEAD {
+            let as_get = Exchange {
+                method: &Method::GET,
+                body: None,
+                ..*ex
+            };
+            let mut problems = self.check(&as_get);
+            problems.retain(|p| !p.ends_with("the body was not read"));
+            return problems;
+        }
         let mut best: Option<(&Document, &Operation, usize)> = None;
         let mut path_declared_in: Option<&Document> = None;
         for doc in &self.documents {
@@ -316,6 +329,12 @@ impl Operation {
                 Some(_) => return None,
                 None => {}
             }
+        }
+        // As axum's router (matchit): a parameter in the middle matches an empty segment
+        // (`/v2//instances`), the last one does not (`/jobs/` is no job), found by
+        // tests/fuzz_requests.rs.
+        if self.segments.last() == Some(&None) && parts.last() == Some(&"") {
+            return None;
         }
         Some(literals)
     }

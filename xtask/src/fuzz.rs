@@ -30,6 +30,11 @@ const TARGETS: &[Target] = &[
         package: "roma-assets",
         test: "fuzz_package",
     },
+    Target {
+        what: "request layer (in-process server)",
+        package: "roma-assets",
+        test: "fuzz_requests",
+    },
 ];
 
 pub fn run(root: &Path, args: &[String]) -> ExitCode {
