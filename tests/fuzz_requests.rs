@@ -23,9 +23,6 @@ use axum::body::Body;
 use axum::http::Request;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use roma_assets::service::auth::Credentials;
-use roma_assets::service::package::PackageLimits;
-use roma_assets::service::{Service, ServiceConfig};
 use tower::ServiceExt;
 
 const TOKEN: &str = "fuzz-token";
@@ -43,17 +40,7 @@ fn server() -> &'static (tokio::runtime::Runtime, axum::Router) {
             .unwrap();
         let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
         let router = runtime.block_on(async {
-            let mut credentials = Credentials::default();
-            credentials.insert("demo", TOKEN);
-            let service = Service::open(ServiceConfig {
-                data_dir: dir.path().to_path_buf(),
-                credentials,
-                package_limits: PackageLimits::default(),
-                job_min_duration: Duration::ZERO,
-            })
-            .await
-            .unwrap();
-            service.seed_demo("demo", "demo").await.unwrap();
+            let service = support::demo_service(dir.path(), TOKEN).await;
             support::conformance::layer(
                 service.router(1024 * 1024),
                 support::conformance::repository_documents(),

@@ -15,9 +15,6 @@ use openssl::rsa::Rsa;
 use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509, X509NameBuilder};
 use roma_assets::cli::serve::default_max_upload_bytes;
-use roma_assets::service::auth::Credentials;
-use roma_assets::service::package::PackageLimits;
-use roma_assets::service::{Service, ServiceConfig};
 
 const TOKEN: &str = "https-test-token";
 
@@ -127,17 +124,7 @@ fn the_cli_talks_https_to_an_endpoint_of_a_private_ca_given_with_ca_bundle() {
     )
     .unwrap();
     let port = runtime.block_on(async move {
-        let mut credentials = Credentials::default();
-        credentials.insert("demo", TOKEN);
-        let service = Service::open(ServiceConfig {
-            data_dir,
-            credentials,
-            package_limits: PackageLimits::default(),
-            job_min_duration: Duration::ZERO,
-        })
-        .await
-        .unwrap();
-        service.seed_demo("demo", "demo").await.unwrap();
+        let service = support::demo_service(&data_dir, TOKEN).await;
         let listener = TlsListener {
             tcp: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             acceptor: native_tls::TlsAcceptor::new(identity).unwrap().into(),

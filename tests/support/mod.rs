@@ -34,6 +34,27 @@ pub async fn serve_unchecked(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+/// A reference server's service on `data_dir` that knows `token` for project `demo`, whose
+/// instance `demo` holds the demo assets; jobs run at full speed.
+pub async fn demo_service(
+    data_dir: &std::path::Path,
+    token: &str,
+) -> roma_assets::service::Service {
+    use roma_assets::service::{Service, ServiceConfig, auth::Credentials, package::PackageLimits};
+    let mut credentials = Credentials::default();
+    credentials.insert("demo", token);
+    let service = Service::open(ServiceConfig {
+        data_dir: data_dir.to_path_buf(),
+        credentials,
+        package_limits: PackageLimits::default(),
+        job_min_duration: std::time::Duration::ZERO,
+    })
+    .await
+    .expect("opening the service");
+    service.seed_demo("demo", "demo").await.expect("seeding");
+    service
+}
+
 /// A reqwest client that sends `header: value` on every request (the API key), if given.
 pub fn http_client(key: Option<(&'static str, &str)>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
