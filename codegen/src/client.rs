@@ -214,27 +214,13 @@ fn without_api_version(tokens: TokenStream) -> Result<TokenStream, Error> {
 /// A copy of the document without the named operations (progenitor sees only what it supports).
 fn without_operations(spec: &OpenAPI, operation_ids: &[String]) -> OpenAPI {
     let mut copy = spec.clone();
-    for item in copy.paths.paths.values_mut() {
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        for slot in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ] {
-            if slot
-                .as_ref()
-                .and_then(|op| op.operation_id.as_ref())
-                .is_some_and(|id| operation_ids.contains(id))
-            {
-                *slot = None;
-            }
+    for slot in crate::spec::operation_slots_mut(&mut copy) {
+        if slot
+            .as_ref()
+            .and_then(|op| op.operation_id.as_ref())
+            .is_some_and(|id| operation_ids.contains(id))
+        {
+            *slot = None;
         }
     }
     copy

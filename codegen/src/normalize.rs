@@ -55,33 +55,16 @@ pub fn hoist_inline_schemas(spec: &OpenAPI) -> OpenAPI {
     };
 
     let view = spec.clone();
-    for item in spec.paths.paths.values_mut() {
-        let ReferenceOr::Item(item) = item else {
+    for operation in crate::spec::operation_slots_mut(&mut spec).flatten() {
+        let Some(id) = operation.operation_id.clone() else {
             continue;
         };
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let Some(id) = operation.operation_id.clone() else {
-                continue;
-            };
-            let id = id.to_upper_camel_case();
-            if let Some(ReferenceOr::Item(body)) = &mut operation.request_body {
-                hoist(format!("{id}Body"), &mut body.content, &view);
-            }
-            for (stem, response) in response_stems(&id, operation) {
-                hoist(stem, &mut response.content, &view);
-            }
+        let id = id.to_upper_camel_case();
+        if let Some(ReferenceOr::Item(body)) = &mut operation.request_body {
+            hoist(format!("{id}Body"), &mut body.content, &view);
+        }
+        for (stem, response) in response_stems(&id, operation) {
+            hoist(stem, &mut response.content, &view);
         }
     }
     if let Some(components) = &mut spec.components {

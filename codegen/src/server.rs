@@ -274,37 +274,20 @@ fn add_layer_statuses(view: &mut OpenAPI) -> Result<(), Error> {
         }
         wanted.push((op.operation_id.to_string(), statuses));
     }
-    for item in view.paths.paths.values_mut() {
-        let ReferenceOr::Item(item) = item else {
+    for operation in spec::operation_slots_mut(view).flatten() {
+        let Some((_, statuses)) = wanted
+            .iter()
+            .find(|(id, _)| operation.operation_id.as_deref() == Some(id.as_str()))
+        else {
             continue;
         };
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let Some((_, statuses)) = wanted
-                .iter()
-                .find(|(id, _)| operation.operation_id.as_deref() == Some(id.as_str()))
-            else {
-                continue;
-            };
-            for status in statuses {
-                let code = openapiv3::StatusCode::Code(*status);
-                if !operation.responses.responses.contains_key(&code) {
-                    operation
-                        .responses
-                        .responses
-                        .insert(code, error_response("answered by the generated layer"));
-                }
+        for status in statuses {
+            let code = openapiv3::StatusCode::Code(*status);
+            if !operation.responses.responses.contains_key(&code) {
+                operation
+                    .responses
+                    .responses
+                    .insert(code, error_response("answered by the generated layer"));
             }
         }
     }

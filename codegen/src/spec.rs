@@ -290,3 +290,23 @@ pub fn is_json_media(media: &str) -> bool {
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
+
+/// Every operation slot (`get` … `trace`) of every path item written in place, for the passes
+/// that rewrite the document (normalize, the server's view, the client's copy for progenitor).
+pub fn operation_slots_mut(
+    spec: &mut OpenAPI,
+) -> impl Iterator<Item = &mut Option<openapiv3::Operation>> {
+    spec.paths.paths.values_mut().flat_map(|item| match item {
+        ReferenceOr::Item(item) => vec![
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ],
+        ReferenceOr::Reference { .. } => vec![],
+    })
+}
