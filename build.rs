@@ -1,7 +1,7 @@
 //! Generates the client and the server stubs from the OpenAPI documents into `OUT_DIR`.
 //! Glue only: the generator is the `roma-assets-codegen` library, shared with `cargo xtask generate`.
 //!
-//! `openapi/roma-assets.yaml` becomes `OUT_DIR/{client,server}.rs`, included by the library;
+//! `openapi/roma-assets.yaml` becomes `OUT_DIR/{contract,client,server}.rs`, included by the library;
 //! the tests' fixture documents become `OUT_DIR/fixture/` and `OUT_DIR/plain/`, included by tests.
 
 use std::{env, fs, path::Path};
@@ -25,6 +25,7 @@ fn main() {
             .unwrap_or_else(|e| panic!("generating from {spec_path}: {e}"));
         let dir = Path::new(&out).join(subdir);
         fs::create_dir_all(&dir).expect("creating the output directory");
+        fs::write(dir.join("contract.rs"), generated.contract).expect("writing contract.rs");
         fs::write(dir.join("client.rs"), generated.client).expect("writing client.rs");
         fs::write(dir.join("server.rs"), generated.server).expect("writing server.rs");
     }

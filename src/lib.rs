@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod client;
+pub mod contract;
 pub mod server;
 pub mod service;

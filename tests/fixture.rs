@@ -8,9 +8,13 @@
 //! `additionalProperties: false` and a nullable exclusive minimum, a multipart upload with a text
 //! part, and a binary download.
 
-// Included at the crate root, as siblings: the generated server refers to `super::client::types`.
+// Included at the crate root, as siblings: client and server refer to `super::contract`.
 // `dead_code` is allowed because the generated API is larger than what these tests call (e.g.
 // `types::CoverUpload`, `OPERATIONS`, `codes::ALL`); in the library the same items are public.
+#[allow(dead_code)]
+mod contract {
+    include!(concat!(env!("OUT_DIR"), "/fixture/contract.rs"));
+}
 #[allow(dead_code)]
 mod client {
     include!(concat!(env!("OUT_DIR"), "/fixture/client.rs"));
@@ -28,11 +32,12 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::json;
 
+use contract::codes;
 use client::{Client, Error, ResponseValue, UploadFile, types};
 use server::{
     AddBookParams, AddBookReply, ApiError, Credential, GetCoverParams, GetCoverReply,
     ListBooksParams, ListBooksReply, RequestContext, UploadCoverForm, UploadCoverParams,
-    UploadCoverReply, codes,
+    UploadCoverReply,
 };
 use support::{expect_error, http_client, serve};
 

@@ -1,4 +1,4 @@
-//! The generated code, pinned: one insta snapshot per document × (client, server), the same
+//! The generated code, pinned: one insta snapshot per document × (contract, client, server), the same
 //! files `cargo xtask generate` writes. A spec or generator change shows up as a snapshot diff
 //! in the same commit; in CI (`CI=true`) a missing or changed snapshot fails.
 
@@ -14,6 +14,8 @@ fn generate(spec_path: &str) -> roma_assets_codegen::Generated {
 #[test]
 fn roma_assets_generated_code_matches_the_snapshots() {
     let generated = generate("openapi/roma-assets.yaml");
+    let code = generated.contract;
+    insta::assert_snapshot!("roma_assets_contract", code);
     let code = generated.client;
     insta::assert_snapshot!("roma_assets_client", code);
     let code = generated.server;
@@ -23,6 +25,8 @@ fn roma_assets_generated_code_matches_the_snapshots() {
 #[test]
 fn fixture_generated_code_matches_the_snapshots() {
     let generated = generate("tests/fixtures/bookshelf.yaml");
+    let code = generated.contract;
+    insta::assert_snapshot!("fixture_contract", code);
     let code = generated.client;
     insta::assert_snapshot!("fixture_client", code);
     let code = generated.server;

@@ -6,6 +6,10 @@
 
 // progenitor matches a range (`400..=499`) before an exact status of it (`404`) in the generated
 // method, which makes the exact arm unreachable: its bug, harmless here (both carry `Error`).
+#[allow(dead_code)]
+mod contract {
+    include!(concat!(env!("OUT_DIR"), "/plain/contract.rs"));
+}
 #[allow(dead_code, unreachable_patterns)]
 mod client {
     include!(concat!(env!("OUT_DIR"), "/plain/client.rs"));

@@ -12,9 +12,13 @@
 //! router. Finally what was probed is written out as an OpenAPI document with utoipa and its
 //! routes compared, by the same reader, to the hand-written document's.
 
-// `client` and `server` are siblings, as the generated server refers to `super::client::types`.
+// `contract`, `client` and `server` are siblings: the last two refer to `super::contract`.
 // `dead_code` is allowed because these tests use a small part of the generated API.
 mod fixture {
+    #[allow(dead_code)]
+    pub mod contract {
+        include!(concat!(env!("OUT_DIR"), "/fixture/contract.rs"));
+    }
     #[allow(dead_code)]
     pub mod client {
         include!(concat!(env!("OUT_DIR"), "/fixture/client.rs"));
@@ -31,7 +35,9 @@ use std::path::Path;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
+use fixture::contract::codes as shelf_codes;
 use fixture::server as shelf;
+use roma_assets::contract::codes as roma_codes;
 use roma_assets::server as roma;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -169,7 +175,7 @@ struct Generated {
     router: axum::Router,
     /// `server::OPERATIONS`: (operationId, METHOD, path, statuses).
     operations: Vec<(&'static str, &'static str, &'static str, &'static [u16])>,
-    /// `server::codes::ALL`: (code, status).
+    /// `contract::codes::ALL`: (code, status).
     codes: Vec<(&'static str, u16)>,
     /// For each reply enum, by operationId: the response of `Reply::from(ApiError::new(code, _))`
     /// for the code at that index of `codes`.
@@ -180,11 +186,11 @@ type ReplyFn = Box<dyn Fn(usize) -> Response>;
 
 /// `(operationId, |i| Reply::from(ApiError::new(codes::ALL[i], ..)).into_response())`.
 macro_rules! reply {
-    ($server:ident, $id:ident, $reply:ident) => {
+    ($server:ident, $codes:ident, $id:ident, $reply:ident) => {
         (
             stringify!($id),
             Box::new(|i: usize| {
-                $server::$reply::from($server::ApiError::new($server::codes::ALL[i], "probe"))
+                $server::$reply::from($server::ApiError::new($codes::ALL[i], "probe"))
                     .into_response()
             }) as ReplyFn,
         )
@@ -215,7 +221,7 @@ impl roma::Api for Unreachable {
         _: roma::RequestContext,
         _: roma::Credential,
         _: roma::ExportAssetParams,
-        _: roma_assets::client::types::AssetExportRequest,
+        _: roma_assets::contract::types::AssetExportRequest,
     ) -> roma::ExportAssetReply {
         unreachable!("{REACHED}")
     }
@@ -281,7 +287,7 @@ impl roma::Api for Unreachable {
         _: roma::RequestContext,
         _: roma::Credential,
         _: roma::DeleteAssetParams,
-        _: roma_assets::client::types::AssetOperateRequest,
+        _: roma_assets::contract::types::AssetOperateRequest,
     ) -> roma::DeleteAssetReply {
         unreachable!("{REACHED}")
     }
@@ -331,20 +337,20 @@ fn roma_assets() -> (Document, Generated) {
             .iter()
             .map(|o| (o.operation_id, o.method, o.path, o.statuses))
             .collect(),
-        codes: roma::codes::ALL
+        codes: roma_codes::ALL
             .iter()
             .map(|c| (c.code, c.status))
             .collect(),
         replies: vec![
-            reply!(roma, ExportAsset, ExportAssetReply),
-            reply!(roma, ImportAsset, ImportAssetReply),
-            reply!(roma, CheckAssetJobStatus, CheckAssetJobStatusReply),
-            reply!(roma, DownloadAssetArchive, DownloadAssetArchiveReply),
-            reply!(roma, ListApps, ListAppsReply),
-            reply!(roma, ListTasks, ListTasksReply),
-            reply!(roma, CheckRomaAppDetails, CheckRomaAppDetailsReply),
-            reply!(roma, DeleteAsset, DeleteAssetReply),
-            reply!(roma, ListInstances, ListInstancesReply),
+            reply!(roma, roma_codes, ExportAsset, ExportAssetReply),
+            reply!(roma, roma_codes, ImportAsset, ImportAssetReply),
+            reply!(roma, roma_codes, CheckAssetJobStatus, CheckAssetJobStatusReply),
+            reply!(roma, roma_codes, DownloadAssetArchive, DownloadAssetArchiveReply),
+            reply!(roma, roma_codes, ListApps, ListAppsReply),
+            reply!(roma, roma_codes, ListTasks, ListTasksReply),
+            reply!(roma, roma_codes, CheckRomaAppDetails, CheckRomaAppDetailsReply),
+            reply!(roma, roma_codes, DeleteAsset, DeleteAssetReply),
+            reply!(roma, roma_codes, ListInstances, ListInstancesReply),
         ],
     };
     (Document::read("openapi/roma-assets.yaml"), generated)
@@ -357,15 +363,15 @@ fn bookshelf() -> (Document, Generated) {
             .iter()
             .map(|o| (o.operation_id, o.method, o.path, o.statuses))
             .collect(),
-        codes: shelf::codes::ALL
+        codes: shelf_codes::ALL
             .iter()
             .map(|c| (c.code, c.status))
             .collect(),
         replies: vec![
-            reply!(shelf, ListBooks, ListBooksReply),
-            reply!(shelf, AddBook, AddBookReply),
-            reply!(shelf, GetCover, GetCoverReply),
-            reply!(shelf, UploadCover, UploadCoverReply),
+            reply!(shelf, shelf_codes, ListBooks, ListBooksReply),
+            reply!(shelf, shelf_codes, AddBook, AddBookReply),
+            reply!(shelf, shelf_codes, GetCover, GetCoverReply),
+            reply!(shelf, shelf_codes, UploadCover, UploadCoverReply),
         ],
     };
     (Document::read("tests/fixtures/bookshelf.yaml"), generated)

@@ -17,8 +17,8 @@ const INSTANCE: &str = "demo";
 /// Exports a demo app and returns the path of its (succeeded) job's status and the status body.
 async fn a_finished_job(base: &str, token: &str) -> Result<(String, Vec<u8>), String> {
     let client = generated_client(base, token)?;
-    let body = roma_assets::client::types::AssetExportRequest {
-        apps: vec![roma_assets::client::types::AssetExportRequestApps {
+    let body = roma_assets::contract::types::AssetExportRequest {
+        apps: vec![roma_assets::contract::types::AssetExportRequestApps {
             id: Some("demo-app-orders".to_string()),
         }],
         tasks: Vec::new(),
@@ -40,7 +40,7 @@ async fn a_finished_job(base: &str, token: &str) -> Result<(String, Vec<u8>), St
         Duration::from_secs(30),
     )
     .await?;
-    if done.status != roma_assets::client::types::CheckAssetJobStatusResponseStatus::Succeeded {
+    if done.status != roma_assets::contract::types::CheckAssetJobStatusResponseStatus::Succeeded {
         return Err(format!("the export job ended {:?}", done.status));
     }
     let path = format!("/v2/{PROJECT}/instances/{INSTANCE}/assets/jobs/{job}");

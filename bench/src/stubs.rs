@@ -24,12 +24,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use roma_assets::client::types;
+use roma_assets::contract::codes;
+use roma_assets::contract::types;
 use roma_assets::server::{
     self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
     DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,
     ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams, ListAppsReply,
-    ListTasksParams, ListTasksReply, RequestContext, codes,
+    ListTasksParams, ListTasksReply, RequestContext,
 };
 use tracing::Instrument;
 

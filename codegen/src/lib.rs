@@ -17,13 +17,18 @@ pub mod spec;
 
 use proc_macro2::TokenStream;
 
-/// The generated sources, formatted.
+/// The generated sources, formatted: three files to include as sibling modules named
+/// `contract`, `client` and `server` (either of the last two may be left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
-    /// The client: progenitor's output plus the multipart methods. Contains `pub mod types`.
+    /// What client and server share: `pub mod types` (typify's types, as progenitor generated
+    /// them), `pub mod codes` (`x-error-codes`), `pub mod limits` (the document's bounds) and
+    /// `pub mod headers` (header names). Needs serde, chrono and regress, nothing of HTTP.
+    pub contract: String,
+    /// The client: progenitor's output plus the multipart methods, with `pub use
+    /// super::contract::types` where progenitor put its `types` module.
     pub client: String,
-    /// The server stubs. Refers to the client's types as `super::client::types`, so include both
-    /// as sibling modules named `client` and `server`.
+    /// The server stubs, on `super::contract`.
     pub server: String,
 }
 
@@ -49,25 +54,49 @@ pub enum Error {
     Syntax(#[from] syn::Error),
 }
 
-/// Generates client and server from one document. Deterministic: the same document gives
-/// byte-identical output.
+/// Generates contract, client and server from one document. Deterministic: the same document
+/// gives byte-identical output.
 pub fn generate(spec: &openapiv3::OpenAPI) -> Result<Generated, Error> {
     // Inline JSON schemas named first, so both halves agree on every type's name.
     let spec = &normalize::hoist_inline_schemas(spec);
+    let (types, client) = split_types(client::generate(spec)?)?;
+    let items = server::contract_items(spec)?;
+    let contract = quote::quote! {
+        #types
+        #items
+    };
     Ok(Generated {
-        client: format_file(client::generate(spec)?)?,
+        contract: format_file(contract)?,
+        client: format_file(client)?,
         server: format_file(server::generate(spec)?)?,
     })
 }
 
 /// The client half alone, as [`generate`] writes it (to tell which half refuses a document).
 pub fn generate_client(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
-    format_file(client::generate(&normalize::hoist_inline_schemas(spec))?)
+    let (_, client) = split_types(client::generate(&normalize::hoist_inline_schemas(spec))?)?;
+    format_file(client)
 }
 
 /// The server half alone, as [`generate`] writes it.
 pub fn generate_server(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     format_file(server::generate(&normalize::hoist_inline_schemas(spec))?)
+}
+
+/// progenitor's `pub mod types`, taken out of the client into the contract, and the client with
+/// `pub use super::contract::types;` in its place (the client's paths `types::X` still resolve).
+fn split_types(client: TokenStream) -> Result<(TokenStream, TokenStream), Error> {
+    let mut file: syn::File = syn::parse2(client)?;
+    let at = file
+        .items
+        .iter()
+        .position(|item| matches!(item, syn::Item::Mod(m) if m.ident == "types"))
+        .ok_or_else(|| Error::Invalid("progenitor wrote no `types` module".into()))?;
+    let types = std::mem::replace(
+        &mut file.items[at],
+        syn::parse_quote!(pub use super::contract::types;),
+    );
+    Ok((quote::quote!(#types), quote::quote!(#file)))
 }
 
 /// The line every generated file starts with.

@@ -29,6 +29,22 @@ const RUNTIME: &str = include_str!("templates/server_runtime.rs");
 /// Body limit of operations whose document states none: axum's default.
 const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
 
+/// What the contract module holds beside the types: `codes` (`x-error-codes`, or the defaults),
+/// `limits` and `headers`. Read from the same view of the document as the server half, so the
+/// codes the server sends are these constants.
+pub(crate) fn contract_items(spec: &OpenAPI) -> Result<TokenStream, Error> {
+    let defaulted = with_error_defaults(spec)?;
+    let spec = defaulted.as_ref().unwrap_or(spec);
+    let codes = ErrorCodes::read(spec)?.module()?;
+    let limits = limits_module(spec)?;
+    let headers = headers_module(spec)?;
+    Ok(quote! {
+        #codes
+        #limits
+        #headers
+    })
+}
+
 pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let defaulted = with_error_defaults(spec)?;
     let spec = defaulted.as_ref().unwrap_or(spec);
@@ -51,8 +67,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     }
 
     let error_body_tokens = error_body.tokens(spec)?;
-    let codes_tokens = codes.tokens()?;
-    let limits_tokens = limits_module(spec)?;
+    let reject_tokens = codes.reject()?;
     let shape_statics = shapes.finish(spec)?;
 
     let items = operations.iter().map(|o| &o.items);
@@ -90,8 +105,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         #(#runtime_items)*
 
         #error_body_tokens
-        #codes_tokens
-        #limits_tokens
+        #reject_tokens
 
         /// The API as one trait: implement it and hand it to [`router`]. Each method receives its
         /// inputs already checked against the document and answers with its operation's reply
@@ -500,7 +514,8 @@ impl ErrorCodes {
             .map(|(code, status, _, _)| (*status, Self::const_name(code)))
     }
 
-    fn tokens(&self) -> Result<TokenStream, Error> {
+    /// `pub mod codes`, for the contract module.
+    fn module(&self) -> Result<TokenStream, Error> {
         let mut names = BTreeSet::new();
         let mut consts = Vec::new();
         for (code, status, meaning, _) in &self.codes {
@@ -517,6 +532,19 @@ impl ErrorCodes {
             });
         }
         let all = self.codes.iter().map(|(code, ..)| Self::const_name(code));
+        Ok(quote! {
+            /// The error codes of the document (`x-error-codes`); no other code can be sent.
+            pub mod codes {
+                pub use roma_assets_runtime::ErrorCode;
+                #(#consts)*
+                /// Every code, in document order.
+                pub const ALL: &[ErrorCode] = &[#(#all),*];
+            }
+        })
+    }
+
+    /// `REJECT`, the codes of the generated layer's own refusals, for the server.
+    fn reject(&self) -> Result<TokenStream, Error> {
         let mut reject_fields = Vec::new();
         for kind in REJECTIONS {
             let field = format_ident!("{kind}");
@@ -536,14 +564,6 @@ impl ErrorCodes {
             reject_fields.push(quote!(#field: codes::#name,));
         }
         Ok(quote! {
-            /// The error codes of the document (`x-error-codes`); no other code can be sent.
-            pub mod codes {
-                use super::ErrorCode;
-                #(#consts)*
-                /// Every code, in document order.
-                pub const ALL: &[ErrorCode] = &[#(#all),*];
-            }
-
             const REJECT: Rejections = Rejections { #(#reject_fields)* };
         })
     }
@@ -652,6 +672,44 @@ fn limits_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
         pub mod limits {
             #(#consts)*
             #(#strings)*
+        }
+    })
+}
+
+/// `pub mod headers`: the names of the headers the document gives meaning to, as it spells
+/// them: each API-key scheme's header (`<SCHEME>`) and the request id's (`REQUEST_ID`, from
+/// `x-error-body`), so client and service code never restate them.
+fn headers_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
+    let mut consts = Vec::new();
+    if let Some(components) = &spec.components {
+        for (name, scheme) in &components.security_schemes {
+            if let ReferenceOr::Item(SecurityScheme::APIKey {
+                location: openapiv3::APIKeyLocation::Header,
+                name: header,
+                ..
+            }) = scheme
+            {
+                HeaderNameCheck::check(&header.to_ascii_lowercase())?;
+                let ident = format_ident!("{}", name.to_shouty_snake_case());
+                if ident == "REQUEST_ID" {
+                    return Err(Error::Invalid(format!(
+                        "security scheme `{name}`: its constant would be headers::REQUEST_ID, the request id's"
+                    )));
+                }
+                let doc = format!("Security scheme `{name}`: the header its key is sent in.");
+                consts.push(quote!(#[doc = #doc] pub const #ident: &str = #header;));
+            }
+        }
+    }
+    if let Some(body) = ext(&spec.extensions, "x-error-body") {
+        let header = ext_str(body, "request_id_header", "x-error-body")?;
+        let doc = "The header every response carries its request id in (`x-error-body`).";
+        consts.push(quote!(#[doc = #doc] pub const REQUEST_ID: &str = #header;));
+    }
+    Ok(quote! {
+        /// The names of the headers the document gives meaning to, as it spells them.
+        pub mod headers {
+            #(#consts)*
         }
     })
 }

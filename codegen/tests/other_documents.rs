@@ -106,8 +106,8 @@ fn inline_schemas_and_json_with_parameters_generate_on_both_halves() {
     let spec: openapiv3::OpenAPI = serde_json::from_value(spec).expect("a valid document");
     let generated = generate(&spec).expect("both halves generate");
     assert!(
-        generated.client.contains("pub struct AddPetBody"),
-        "the client names the body"
+        generated.contract.contains("pub struct AddPetBody"),
+        "the contract names the body"
     );
     assert!(
         generated.server.contains("types::AddPetBody"),

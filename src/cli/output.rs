@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::client::types;
+use crate::contract::types;
 
 /// Where and how a command prints.
 #[derive(Debug, Clone, Copy)]

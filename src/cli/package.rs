@@ -39,7 +39,7 @@ async fn inspect(args: InspectArgs, json: bool) -> Result<Done, CliError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if let Some(problem) = crate::client::package_name_problem(&name) {
+    if let Some(problem) = crate::contract::package_name_problem(&name) {
         return Err(CliError::Package(PackageError::BadFileName(format!(
             "{problem}; or import it with --upload-name NAME.zip"
         ))));

@@ -16,7 +16,7 @@ use roma_assets_runtime::sign::{Signer, SigningKey};
 use super::{Client, ClientError};
 
 /// Name of the header that carries the token (the document's `token` security scheme).
-pub const TOKEN_HEADER: &str = "X-Auth-Token";
+pub const TOKEN_HEADER: &str = crate::contract::headers::TOKEN;
 /// The `User-Agent` sent unless [`ClientBuilder::user_agent`] says otherwise.
 pub const USER_AGENT: &str = concat!("roma-assets/", env!("CARGO_PKG_VERSION"));
 /// How long opening a connection may take, by default.
@@ -24,7 +24,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest silence while waiting for or reading an answer, by default.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The document's limit on the token's length (the `token` scheme's `x-max-length`).
-pub const MAX_TOKEN_CHARS: usize = crate::server::limits::TOKEN_MAX_LENGTH;
+pub const MAX_TOKEN_CHARS: usize = crate::contract::limits::TOKEN_MAX_LENGTH;
 
 /// Builds a generated [`Client`] for an endpoint and a token.
 ///
@@ -178,53 +178,9 @@ impl ClientBuilder {
     }
 }
 
-/// What is wrong with `token` by the document's rule, or `None`: the `token` scheme's length
-/// bounds (`server::limits`), visible ASCII only (a header value cannot hold more, and spaces or
-/// control characters are never part of an IAM token). The client checks a token with it before
-/// sending; the server checks its configured tokens with it.
-pub fn token_problem(token: &str) -> Option<String> {
-    if token.is_empty() {
-        return Some("the token is empty".into());
-    }
-    let min = crate::server::limits::TOKEN_MIN_LENGTH;
-    if token.len() < min {
-        return Some(format!("the token is shorter than {min} characters"));
-    }
-    if token.len() > MAX_TOKEN_CHARS {
-        return Some(format!(
-            "the token is longer than {MAX_TOKEN_CHARS} characters"
-        ));
-    }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Some("the token may hold visible ASCII characters only (no spaces)".into());
-    }
-    None
-}
-
-/// What is wrong with `name` as the file name of an uploaded package, by the document's rule for
-/// ImportAsset's file part (its `x-file-name`, generated into `server::limits`), or `None`. The
-/// server refuses such a name with ROMA.10013 after the upload; the client and `package
-/// inspect` check it first. The message starts with the name, then the rule.
-pub fn package_name_problem(name: &str) -> Option<String> {
-    use crate::server::limits::{
-        IMPORT_ASSET_REQUEST_BODY_IMPORT_ASSET_REQUEST_BODY_FILE_NAME_PATTERN as PATTERN,
-        IMPORT_ASSET_REQUEST_BODY_IMPORT_ASSET_REQUEST_BODY_FILE_NAME_RULE as RULE,
-    };
-    use std::sync::LazyLock;
-    static REGEX: LazyLock<regress::Regex> = LazyLock::new(|| {
-        regress::Regex::new(PATTERN).expect("the generator compiled this pattern")
-    });
-    if REGEX.find(name).is_some() {
-        return None;
-    }
-    let shown: String = name.chars().take(40).collect();
-    let cut = if shown.len() < name.len() { "…" } else { "" };
-    Some(format!("file name {shown:?}{cut} refused: {RULE}"))
-}
-
-/// [`token_problem`] as a client error.
+/// [`token_problem`](crate::contract::token_problem) as a client error.
 pub fn check_token(token: &str) -> Result<(), ClientError> {
-    match token_problem(token) {
+    match crate::contract::token_problem(token) {
         Some(problem) => Err(ClientError::InvalidRequest(problem)),
         None => Ok(()),
     }
@@ -251,6 +207,7 @@ fn check_endpoint(endpoint: &str) -> Result<String, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::package_name_problem;
 
     #[test]
     fn tokens_are_checked_as_the_document_says() {

@@ -45,7 +45,7 @@ pub struct ImportOptions {
     /// Joined in front of every imported app and task name.
     pub prefix: Option<types::ImportAssetPrefix>,
     /// The file name to upload the package under, instead of the file's own (which may break
-    /// the server's rule, [`package_name_problem`](super::package_name_problem)).
+    /// the server's rule, [`package_name_problem`](crate::contract::package_name_problem)).
     pub upload_name: Option<String>,
 }
 
@@ -269,7 +269,7 @@ impl InstanceClient {
     /// `path`, streaming it, and calls `progress` as its bytes go out; returns the job id.
     ///
     /// The server wants the uploaded file name (`options.upload_name`, else the path's last
-    /// component) to follow the document's rule ([`package_name_problem`](super::package_name_problem),
+    /// component) to follow the document's rule ([`package_name_problem`](crate::contract::package_name_problem),
     /// ROMA.10013): it is checked here, before anything is sent, as is that `path` is a file.
     pub async fn import_file(
         &self,
@@ -289,7 +289,7 @@ impl InstanceClient {
         }
         let own_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let upload_name = options.upload_name.clone().or(own_name).unwrap_or_default();
-        if let Some(problem) = super::package_name_problem(&upload_name) {
+        if let Some(problem) = crate::contract::package_name_problem(&upload_name) {
             let hint = if options.upload_name.is_some() {
                 ""
             } else {

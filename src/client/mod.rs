@@ -26,14 +26,10 @@
 //! # Ok(()) }
 //! ```
 
-// The generated module: `Client`, one async method per operationId, and `types`.
-// typify emits `len < 0usize` checks for the document's `minLength: 0` path parameters, which
-// clippy and rustc flag as useless comparisons; they are correct, only redundant.
-#[allow(unused_comparisons, clippy::absurd_extreme_comparisons)]
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/client.rs"));
-}
-pub use generated::*;
+// The generated module: `Client`, one async method per operationId, and `types` (the contract's,
+// re-exported where progenitor's users look for it).
+// Included at this level: it refers to the contract as `super::contract`.
+include!(concat!(env!("OUT_DIR"), "/client.rs"));
 
 mod connect;
 mod error;
@@ -42,7 +38,7 @@ mod retry;
 
 pub use connect::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, MAX_TOKEN_CHARS, TOKEN_HEADER,
-    USER_AGENT, check_token, package_name_problem, token_problem,
+    USER_AGENT, check_token,
 };
 pub use error::{ApiFailure, ClientError, MAX_KEPT_BODY};
 pub use instance::{DownloadProgress, ImportOptions, InstanceClient, TaskQuery, WaitOptions};

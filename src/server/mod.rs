@@ -6,6 +6,6 @@
 //! here, because the error body's shape and every code it may carry come from the document
 //! (`x-error-body`, `x-error-codes`); a hand-written copy could drift from it.
 
-// Included at this level (not in a submodule): the generated code refers to the client's types
-// as `super::client::types`.
+// Included at this level (not in a submodule): the generated code refers to the contract as
+// `super::contract`.
 include!(concat!(env!("OUT_DIR"), "/server.rs"));

@@ -11,7 +11,8 @@ use std::fmt;
 
 use roma_assets_runtime::sign::{SigningKey, constant_time_eq};
 
-use crate::server::{ApiError, Credential, codes, limits};
+use crate::contract::{codes, limits};
+use crate::server::{ApiError, Credential};
 
 /// The configured credentials: (project id, token) pairs and (project id, AK/SK) pairs.
 #[derive(Clone, Default)]
@@ -85,7 +86,7 @@ impl Credentials {
     pub fn parse_spec(&mut self, spec: &str) -> Result<(), TokenSpecError> {
         let (project, token) = split_spec(spec, "PROJECT=TOKEN")?;
         // The token follows the one rule the client applies too.
-        if let Some(problem) = crate::client::token_problem(token) {
+        if let Some(problem) = crate::contract::token_problem(token) {
             return Err(TokenSpecError::OutOfBounds(project.to_string(), problem));
         }
         self.insert(project, token);

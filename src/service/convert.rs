@@ -10,7 +10,7 @@ use sha2::Digest;
 use super::jobs::ExportRequest;
 use super::model::{App, JobKind, Task, TaskType};
 use super::store::{InstanceRow, TaskFilter};
-use crate::client::types;
+use crate::contract::types;
 use crate::server::{ApiError, ListTasksParams};
 
 /// The one user of a project on the reference server: named after the project.

@@ -18,11 +18,11 @@ use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageT
 use super::store::{
     DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed,
 };
-use crate::server::codes;
+use crate::contract::codes;
 
 /// At most this many applications and tasks in one job: the document's `x-max-combined-items`
 /// of an export request (the seed pages' 100), applied to imports too.
-pub const MAX_ASSETS: usize = crate::server::limits::ASSET_EXPORT_REQUEST_MAX_COMBINED_ITEMS;
+pub const MAX_ASSETS: usize = crate::contract::limits::ASSET_EXPORT_REQUEST_MAX_COMBINED_ITEMS;
 
 /// Runs jobs and knows which are still running, for a graceful shutdown.
 #[derive(Clone)]

@@ -23,14 +23,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::client::types;
+use crate::contract::{codes, types};
 use crate::server::{
     self, Api, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply,
     CheckRomaAppDetailsParams, CheckRomaAppDetailsReply, Credential, DeleteAssetParams,
     DeleteAssetReply, DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams,
     ExportAssetReply, ImportAssetForm, ImportAssetParams, ImportAssetReply, ListAppsParams,
     ListAppsReply, ListInstancesParams, ListInstancesReply, ListTasksParams, ListTasksReply,
-    RequestContext, SigningKeys, codes,
+    RequestContext, SigningKeys,
 };
 use auth::Credentials;
 use jobs::{JobRunner, scope};

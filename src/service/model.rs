@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::server::limits;
+use crate::contract::limits;
 
 /// Where assets live: an instance inside a project. Instances are implicit, as in a local
 /// emulator: one not seen before is empty and is created on its first write.

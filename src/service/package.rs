@@ -233,8 +233,8 @@ impl PackageError {
     }
 
     /// The document's error code (with its status) for this failure.
-    pub fn error_code(&self) -> crate::server::ErrorCode {
-        use crate::server::codes;
+    pub fn error_code(&self) -> crate::contract::codes::ErrorCode {
+        use crate::contract::codes;
         match self {
             PackageError::Corrupt(_) => codes::ROMA_10011,
             PackageError::BadFileName(_) => codes::ROMA_10013,

@@ -40,16 +40,16 @@ pub const DEMO_TASK_IDS: &[&str] = &[
 ];
 
 /// Error code of a reason for an asset whose (prefixed) name already exists in an `AddNew` import.
-pub const CONFLICT_ERROR_CODE: &str = crate::server::codes::ROMA_10040.code;
+pub const CONFLICT_ERROR_CODE: &str = crate::contract::codes::ROMA_10040.code;
 /// Error code of a reason for a package whose content contradicts itself (see
 /// [`Store::apply_import`]).
-pub const INVALID_PACKAGE_ERROR_CODE: &str = crate::server::codes::ROMA_10035.code;
+pub const INVALID_PACKAGE_ERROR_CODE: &str = crate::contract::codes::ROMA_10035.code;
 /// Error code of the reason [`Store::fail_running_jobs`] gives.
-pub const JOB_ABORTED_ERROR_CODE: &str = crate::server::codes::ROMA_10010.code;
+pub const JOB_ABORTED_ERROR_CODE: &str = crate::contract::codes::ROMA_10010.code;
 /// Reason code of an id the instance does not hold (export, delete).
-pub const MISSING_ERROR_CODE: &str = crate::server::codes::ROMA_10041.code;
+pub const MISSING_ERROR_CODE: &str = crate::contract::codes::ROMA_10041.code;
 /// Reason code of an application a deletion would leave with tasks.
-pub const APP_HAS_TASKS_ERROR_CODE: &str = crate::server::codes::ROMA_10043.code;
+pub const APP_HAS_TASKS_ERROR_CODE: &str = crate::contract::codes::ROMA_10043.code;
 
 /// How long (ms) a connection waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT_MS: u32 = 5_000;

@@ -30,7 +30,11 @@ pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
             yaml_serde::from_str(&text).map_err(|e| format!("parsing {spec_path}: {e}"))?;
         let generated = roma_assets_codegen::generate(&spec)
             .map_err(|e| format!("generating from {spec_path}: {e}"))?;
-        for (part, code) in [("client", generated.client), ("server", generated.server)] {
+        for (part, code) in [
+            ("contract", generated.contract),
+            ("client", generated.client),
+            ("server", generated.server),
+        ] {
             let name = format!("{stem}_{part}");
             out.push(Artifact {
                 path: PathBuf::from(format!("tests/snapshots/{SNAPSHOT_TEST}__{name}.snap")),

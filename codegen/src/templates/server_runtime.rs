@@ -1,6 +1,7 @@
 // Support code emitted verbatim into every generated server, before the generated items.
 // It is generic: what depends on the document (error codes, the error body's field names, the
-// operations) is generated beside it as `ERROR_BODY`, `REJECT`, `codes` and the operations.
+// operations) is generated beside it as `ERROR_BODY`, `REJECT` and the operations, or lives in
+// the contract module (`codes`, `types`).
 //
 // This file is not compiled on its own; it is checked by compiling the generated servers
 // (the roma-assets library and the fixture spec of the tests).
@@ -16,20 +17,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 
 #[allow(unused_imports)]
-use super::client::types;
+use super::contract::{codes, types};
 #[allow(unused_imports)]
 use roma_assets_runtime::sign;
-
-/// An error code of the document's `x-error-codes`, with the status it is sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCode {
-    /// The code, e.g. `ROMA.13000`.
-    pub code: &'static str,
-    /// The HTTP status this code is sent with.
-    pub status: u16,
-    /// What it means, from the document.
-    pub meaning: &'static str,
-}
+pub use roma_assets_runtime::ErrorCode;
 
 /// Where the error body's fields are, from the document's `x-error-body`.
 struct ErrorBodyShape {

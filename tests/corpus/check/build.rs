@@ -48,11 +48,13 @@ fn main() {
             .collect();
         let dir = Path::new(&out).join(&module);
         std::fs::create_dir_all(&dir).expect("creating the output directory");
+        std::fs::write(dir.join("contract.rs"), generated.contract).expect("writing contract.rs");
         std::fs::write(dir.join("client.rs"), generated.client).expect("writing client.rs");
         std::fs::write(dir.join("server.rs"), generated.server).expect("writing server.rs");
         writeln!(
             modules,
             "#[doc = {file:?}] pub mod {module} {{\n\
+             #[allow(dead_code, unused_imports, unused_comparisons, clippy::all)] pub mod contract {{ include!(concat!(env!(\"OUT_DIR\"), \"/{module}/contract.rs\")); }}\n\
              #[allow(dead_code, unused_imports, unreachable_patterns, unused_comparisons, clippy::all)] pub mod client {{ include!(concat!(env!(\"OUT_DIR\"), \"/{module}/client.rs\")); }}\n\
              #[allow(dead_code, unused_imports, clippy::all)] pub mod server {{ include!(concat!(env!(\"OUT_DIR\"), \"/{module}/server.rs\")); }}\n\
              }}"
