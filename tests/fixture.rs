@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use contract::codes;
 use client::{Client, Error, ResponseValue, UploadFile, types};
+use contract::codes;
 use server::{
     AddBookParams, AddBookReply, ApiError, Credential, GetCoverParams, GetCoverReply,
     ListBooksParams, ListBooksReply, RequestContext, UploadCoverForm, UploadCoverParams,

@@ -7,8 +7,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use roma_assets::contract::codes;
 use roma_assets::client::{Client, Error, SigningKey, UploadFile, types};
+use roma_assets::contract::codes;
 use roma_assets::server::{
     self, ApiError, CheckAssetJobStatusParams, CheckAssetJobStatusReply, Credential,
     DownloadAssetArchiveParams, DownloadAssetArchiveReply, ExportAssetParams, ExportAssetReply,

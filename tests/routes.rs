@@ -337,18 +337,30 @@ fn roma_assets() -> (Document, Generated) {
             .iter()
             .map(|o| (o.operation_id, o.method, o.path, o.statuses))
             .collect(),
-        codes: roma_codes::ALL
-            .iter()
-            .map(|c| (c.code, c.status))
-            .collect(),
+        codes: roma_codes::ALL.iter().map(|c| (c.code, c.status)).collect(),
         replies: vec![
             reply!(roma, roma_codes, ExportAsset, ExportAssetReply),
             reply!(roma, roma_codes, ImportAsset, ImportAssetReply),
-            reply!(roma, roma_codes, CheckAssetJobStatus, CheckAssetJobStatusReply),
-            reply!(roma, roma_codes, DownloadAssetArchive, DownloadAssetArchiveReply),
+            reply!(
+                roma,
+                roma_codes,
+                CheckAssetJobStatus,
+                CheckAssetJobStatusReply
+            ),
+            reply!(
+                roma,
+                roma_codes,
+                DownloadAssetArchive,
+                DownloadAssetArchiveReply
+            ),
             reply!(roma, roma_codes, ListApps, ListAppsReply),
             reply!(roma, roma_codes, ListTasks, ListTasksReply),
-            reply!(roma, roma_codes, CheckRomaAppDetails, CheckRomaAppDetailsReply),
+            reply!(
+                roma,
+                roma_codes,
+                CheckRomaAppDetails,
+                CheckRomaAppDetailsReply
+            ),
             reply!(roma, roma_codes, DeleteAsset, DeleteAssetReply),
             reply!(roma, roma_codes, ListInstances, ListInstancesReply),
         ],

@@ -94,7 +94,9 @@ fn split_types(client: TokenStream) -> Result<(TokenStream, TokenStream), Error>
         .ok_or_else(|| Error::Invalid("progenitor wrote no `types` module".into()))?;
     let types = std::mem::replace(
         &mut file.items[at],
-        syn::parse_quote!(pub use super::contract::types;),
+        syn::parse_quote!(
+            pub use super::contract::types;
+        ),
     );
     Ok((quote::quote!(#types), quote::quote!(#file)))
 }

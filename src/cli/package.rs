@@ -1,6 +1,9 @@
 //! `roma-assets package inspect FILE`: checks a package offline, with the very reader and default
 //! limits the server uses on upload, and lists its apps and tasks. A package it refuses is one
 //! the server would refuse with the same error code. Makes no network call.
+//!
+//! `roma-assets package schema`: prints the JSON Schema of a package's `manifest.json`, derived
+//! from the types the reader parses it into (`openapi/manifest.schema.json` is this output).
 
 use std::path::PathBuf;
 
@@ -15,6 +18,8 @@ use crate::service::package::{PackageError, PackageLimits, read_package};
 pub enum PackageCommand {
     /// Check a package as the server would and list its apps and tasks (offline).
     Inspect(InspectArgs),
+    /// Print the JSON Schema of a package's manifest.json (what the reader accepts).
+    Schema,
 }
 
 /// Options of `package inspect`.
@@ -28,6 +33,10 @@ pub struct InspectArgs {
 pub async fn run(command: PackageCommand, json: bool) -> Result<Done, CliError> {
     match command {
         PackageCommand::Inspect(args) => inspect(args, json).await,
+        PackageCommand::Schema => {
+            print_json(&crate::service::package::manifest_schema());
+            Ok(Done::Ok)
+        }
     }
 }
 

@@ -152,30 +152,48 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout);
         if let Some(path) = &self.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| {
-                ClientError::InvalidRequest(format!(
-                    "reading the CA bundle {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ClientError::InvalidRequest(format!("CA bundle {}: {e}", path.display()))
-            })?;
-            if certificates.is_empty() {
-                return Err(ClientError::InvalidRequest(format!(
-                    "CA bundle {}: no PEM certificate in it",
-                    path.display()
-                )));
-            }
-            for certificate in certificates {
-                http = http.add_root_certificate(certificate);
-            }
+            http = with_ca_bundle(http, path)?;
         }
         let http = http
             .build()
             .map_err(|e| ClientError::InvalidRequest(format!("building the HTTP client: {e}")))?;
         Ok(Client::new_with_client(&endpoint, http, signer))
     }
+}
+
+/// `http` trusting the PEM certificates of the bundle at `path` too.
+#[cfg(feature = "native-tls")]
+fn with_ca_bundle(
+    mut http: reqwest::ClientBuilder,
+    path: &std::path::Path,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    let pem = std::fs::read(path).map_err(|e| {
+        ClientError::InvalidRequest(format!("reading the CA bundle {}: {e}", path.display()))
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| ClientError::InvalidRequest(format!("CA bundle {}: {e}", path.display())))?;
+    if certificates.is_empty() {
+        return Err(ClientError::InvalidRequest(format!(
+            "CA bundle {}: no PEM certificate in it",
+            path.display()
+        )));
+    }
+    for certificate in certificates {
+        http = http.add_root_certificate(certificate);
+    }
+    Ok(http)
+}
+
+/// Without TLS a CA bundle has nothing to configure: refused, rather than ignored.
+#[cfg(not(feature = "native-tls"))]
+fn with_ca_bundle(
+    _http: reqwest::ClientBuilder,
+    path: &std::path::Path,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    Err(ClientError::InvalidRequest(format!(
+        "CA bundle {}: this build has no TLS (feature `native-tls`)",
+        path.display()
+    )))
 }
 
 /// [`token_problem`](crate::contract::token_problem) as a client error.

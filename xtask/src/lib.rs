@@ -42,16 +42,40 @@ pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
             });
         }
     }
-    // The package manifest's JSON Schema, derived with schemars from the Rust types the server
-    // reads packages into (import validates against those very types).
-    let schema = roma_assets::service::package::manifest_schema();
-    let text =
-        serde_json::to_string_pretty(&schema).map_err(|e| format!("manifest schema: {e}"))?;
-    out.push(Artifact {
-        path: PathBuf::from("openapi/manifest.schema.json"),
-        contents: format!("{text}\n"),
-    });
     Ok(out)
+}
+
+/// The package manifest's JSON Schema, derived with schemars from the Rust types the server reads
+/// packages into (import validates against those very types): `roma-assets package schema`, run
+/// as its own build, so the snapshots above are written even when the service does not compile.
+pub fn manifest_schema(root: &Path) -> Result<Artifact, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--bin",
+            "roma-assets",
+            "--",
+            "package",
+            "schema",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running `roma-assets package schema`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`roma-assets package schema` failed ({})",
+            output.status
+        ));
+    }
+    let contents = String::from_utf8(output.stdout)
+        .map_err(|_| "`roma-assets package schema` printed non-UTF-8".to_string())?;
+    Ok(Artifact {
+        path: PathBuf::from("openapi/manifest.schema.json"),
+        contents,
+    })
 }
 
 /// The file insta writes for `insta::assert_snapshot!(name, code)` in `tests/generated.rs`.

@@ -1,7 +1,9 @@
 //! `cargo xtask generate [--check]`: runs the code generator on every OpenAPI document and writes
 //! what it produces where people review it: the insta snapshots under `tests/snapshots/` (the one
 //! committed view of generated code; `tests/generated.rs` asserts the same files) and
-//! `openapi/manifest.schema.json`.
+//! `openapi/manifest.schema.json` (`roma-assets package schema`, run as a separate build: the
+//! xtask depends on the generator only, so a document change that breaks the service still
+//! shows its generated diff).
 //!
 //! With `--check` nothing is written: it exits 1 naming each stale file and the command to run.
 //!
@@ -49,12 +51,21 @@ fn main() -> ExitCode {
         }
     };
     let root = project_root();
-    let artifacts = match artifacts(&root) {
+    let mut artifacts = match artifacts(&root) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // Built and run on its own: if the service does not compile, the snapshots are still
+    // written (they show what the document change did) and this step alone fails.
+    let schema_failure = match xtask::manifest_schema(&root) {
+        Ok(schema) => {
+            artifacts.push(schema);
+            None
+        }
+        Err(e) => Some(e),
     };
     let mut stale = 0;
     for Artifact { path, contents } in artifacts {
@@ -82,6 +93,10 @@ fn main() -> ExitCode {
             }
             println!("wrote {}", path.display());
         }
+    }
+    if let Some(e) = schema_failure {
+        eprintln!("error: openapi/manifest.schema.json: {e}");
+        return ExitCode::FAILURE;
     }
     if stale > 0 {
         eprintln!("{stale} generated file(s) out of date");
