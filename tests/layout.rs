@@ -109,8 +109,23 @@ fn the_server_feature_alone_builds_no_storage_and_no_command_line() {
 fn the_runtime_and_the_generator_depend_on_nothing_of_the_emulator() {
     let mut forbidden = EMULATOR_ONLY.to_vec();
     forbidden.push("roma-assets");
+    let runtime = tree(&["--package", "roma-assets-runtime", "--features", "client"]);
+    assert_none_of("roma-assets-runtime with `client`", &runtime, &forbidden);
+    // The server half of the runtime is axum's and multer's user, nothing more.
     let runtime = tree(&["--package", "roma-assets-runtime", "--all-features"]);
-    assert_none_of("roma-assets-runtime", &runtime, &forbidden);
+    assert!(runtime.iter().any(|p| p == "axum"), "{runtime:?}");
+    assert_none_of(
+        "roma-assets-runtime with `server`",
+        &runtime,
+        &[
+            "roma-assets",
+            "rusqlite",
+            "zip",
+            "clap",
+            "indicatif",
+            "tracing-subscriber",
+        ],
+    );
     forbidden.push("roma-assets-runtime");
     let codegen = tree(&["--package", "roma-assets-codegen"]);
     assert_none_of("roma-assets-codegen", &codegen, &forbidden);

@@ -202,14 +202,9 @@ struct Unreachable;
 
 const REACHED: &str = "a request without a key reached a handler";
 
-/// No access key is known: a signed request is refused before any handler.
+/// No access key is known: a signed request is refused before any handler. One trait for both
+/// documents: `SigningKeys` is the runtime's, not generated per document.
 impl roma::SigningKeys for Unreachable {
-    fn secret_key(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
-impl shelf::SigningKeys for Unreachable {
     fn secret_key(&self, _: &str) -> Option<String> {
         None
     }

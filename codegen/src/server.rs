@@ -23,8 +23,9 @@ use serde_json::Value;
 use crate::Error;
 use crate::spec::{self, Op, ResponseStatus};
 
-/// The runtime support code, emitted verbatim ahead of the generated items.
-const RUNTIME: &str = include_str!("templates/server_runtime.rs");
+/// The document-specific glue (error type, router state), emitted verbatim ahead of the generated
+/// items; the generic support code is `roma_assets_runtime::server`, compiled once.
+const GLUE: &str = include_str!("templates/server_glue.rs");
 
 /// Body limit of operations whose document states none: axum's default.
 const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
@@ -48,7 +49,7 @@ pub(crate) fn contract_items(spec: &OpenAPI) -> Result<TokenStream, Error> {
 pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let defaulted = with_error_defaults(spec)?;
     let spec = defaulted.as_ref().unwrap_or(spec);
-    let mut runtime: syn::File = syn::parse_str(RUNTIME)?;
+    let mut runtime: syn::File = syn::parse_str(GLUE)?;
     allow_unused_private_items(&mut runtime);
     let error_body = ErrorBody::read(spec)?;
     let codes = ErrorCodes::read(spec)?;
@@ -157,10 +158,10 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
             let shared = Arc::new(Shared { api, config });
             axum::Router::new()
                 #routes
-                .fallback(no_route)
-                .method_not_allowed_fallback(method_not_allowed)
+                .fallback(answer_no_route)
+                .method_not_allowed_fallback(answer_method_not_allowed)
                 .with_state(shared)
-                .layer(axum::middleware::from_fn(request_id_layer))
+                .layer(axum::middleware::from_fn(request_id))
         }
 
         /// One operation as the generated router serves it: for comparing back to the document.

@@ -4,6 +4,8 @@
 //! - [`sign`]: AK/SK request signing (`SDK-HMAC-SHA256`), one implementation for the client,
 //!   which signs, and the server, which verifies.
 //! - [`ErrorCode`]: the type of a generated contract's `codes` constants.
+//! - [`server`] (feature `server`): the generated axum server's support code: request ids,
+//!   credentials, parameter and body checks, multipart, the error body.
 //!
 //! Must not depend on the reference server (storage, packages, command line): a crate that only
 //! wants the client pulls this one in.
@@ -11,6 +13,9 @@
 #![deny(missing_docs)]
 
 pub mod sign;
+
+#[cfg(feature = "server")]
+pub mod server;
 
 /// An error code of a document's `x-error-codes`, with the status it is sent with: the type of
 /// the constants in a generated contract's `codes` module.

@@ -1,14 +1,24 @@
-// Support code emitted verbatim into every generated server, before the generated items.
-// It is generic: what depends on the document (error codes, the error body's field names, the
-// operations) is generated beside it as `ERROR_BODY`, `REJECT` and the operations, or lives in
-// the contract module (`codes`, `types`).
-//
-// This file is not compiled on its own; it is checked by compiling the generated servers
-// (the roma-assets library and the fixture spec of the tests).
+//! The generated server's support code, compiled once (feature `server`): what every generated
+//! axum server does the same way whatever its document says. The generated file holds only what
+//! depends on the document (its operations, shapes, error body and codes) and starts with
+//! `use roma_assets_runtime::server::*;`.
+//!
+//! - request ids ([`request_id_layer`], [`current_request_id`], [`RequestContext`]);
+//! - credentials: API keys and AK/SK signatures ([`Credential`], [`SigningKeys`],
+//!   [`present_credential`], [`authenticate`]);
+//! - parameters ([`PathParams`], [`QueryParams`], [`header_param`], [`parse_param`]) and the
+//!   checks of what the document constrains ([`check_str_len`], [`check_number`]...);
+//! - bodies: JSON checked against a [`Shape`] in one pass while it is deserialized
+//!   ([`parse_json`]), forms, text, raw streams, and multipart read part by part
+//!   ([`MultipartReader`], [`FilePart`]);
+//! - the error body written in the document's shape ([`error_response`]).
+//!
+//! Nothing here knows a document: a refusal is a [`Refusal`] of a [`Rejection`] kind (or of a
+//! code the caller names), and the generated `Refusal` turns it into the document's code
+//! through its `Rejections`.
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
@@ -16,44 +26,200 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 
-#[allow(unused_imports)]
-use super::contract::{codes, types};
-#[allow(unused_imports)]
-use roma_assets_runtime::sign;
-pub use roma_assets_runtime::ErrorCode;
+use crate::ErrorCode;
+use crate::sign;
 
 /// Where the error body's fields are, from the document's `x-error-body`.
-struct ErrorBodyShape {
-    code: BodyField,
-    message: BodyField,
+#[derive(Debug)]
+pub struct ErrorBodyShape {
+    /// The field of the error code.
+    pub code: BodyField,
+    /// The field of the message.
+    pub message: BodyField,
     /// `None` when the document's error body has no details field: the details then take the
     /// message's place (they are the specific text; the code already says what kind of error).
-    details: Option<BodyField>,
-    request_id: BodyField,
-    request_id_header: &'static str,
+    pub details: Option<BodyField>,
+    /// The field of the request id (the same value as the request-id header).
+    pub request_id: BodyField,
+    /// The request-id header, lower case.
+    pub request_id_header: &'static str,
 }
 
 /// One string field of the error body.
-struct BodyField {
-    name: &'static str,
+#[derive(Debug)]
+pub struct BodyField {
+    /// The field's name.
+    pub name: &'static str,
     /// The field's `maxLength` in the document: its text is cut to it, so the body always
     /// satisfies the document (a strict client would reject a longer one).
-    max_chars: usize,
+    pub max_chars: usize,
+}
+
+/// Why the generated layer refuses a request by itself, before the implementation runs. Each
+/// kind is sent with the document's code marked for it ([`Rejections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// No credential, or an empty or too short key.
+    MissingCredential,
+    /// A request signature that does not verify.
+    BadSignature,
+    /// A parameter or body value that breaks the document's constraints.
+    InvalidParameter,
+    /// A required body that is absent.
+    MissingBody,
+    /// A body over the operation's limit.
+    PayloadTooLarge,
+    /// A fault of the server (logged, not sent).
+    Internal,
+    /// No operation has this path.
+    NoRoute,
+    /// No operation has this method on this path.
+    MethodNotAllowed,
 }
 
 /// The codes the generated layer answers with by itself (the `rejection` marks of `x-error-codes`).
-struct Rejections {
-    missing_credential: ErrorCode,
-    invalid_parameter: ErrorCode,
-    missing_body: ErrorCode,
-    payload_too_large: ErrorCode,
-    internal: ErrorCode,
-    no_route: ErrorCode,
-    method_not_allowed: ErrorCode,
-    /// A request signature that does not verify (the missing-credential code when the document
-    /// declares no signature scheme, so none is ever sent).
-    bad_signature: ErrorCode,
+#[derive(Debug)]
+pub struct Rejections {
+    /// For [`Rejection::MissingCredential`].
+    pub missing_credential: ErrorCode,
+    /// For [`Rejection::InvalidParameter`].
+    pub invalid_parameter: ErrorCode,
+    /// For [`Rejection::MissingBody`].
+    pub missing_body: ErrorCode,
+    /// For [`Rejection::PayloadTooLarge`].
+    pub payload_too_large: ErrorCode,
+    /// For [`Rejection::Internal`].
+    pub internal: ErrorCode,
+    /// For [`Rejection::NoRoute`].
+    pub no_route: ErrorCode,
+    /// For [`Rejection::MethodNotAllowed`].
+    pub method_not_allowed: ErrorCode,
+    /// For [`Rejection::BadSignature`] (the missing-credential code when the document declares
+    /// no signature scheme, so none is ever sent).
+    pub bad_signature: ErrorCode,
 }
+
+impl Rejections {
+    /// The document's code for `kind`.
+    pub fn code(&self, kind: Rejection) -> ErrorCode {
+        match kind {
+            Rejection::MissingCredential => self.missing_credential,
+            Rejection::BadSignature => self.bad_signature,
+            Rejection::InvalidParameter => self.invalid_parameter,
+            Rejection::MissingBody => self.missing_body,
+            Rejection::PayloadTooLarge => self.payload_too_large,
+            Rejection::Internal => self.internal,
+            Rejection::NoRoute => self.no_route,
+            Rejection::MethodNotAllowed => self.method_not_allowed,
+        }
+    }
+}
+
+/// The code of a [`Refusal`]: a kind the document maps to a code, or a code of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// One of the generated layer's own refusals.
+    Rejection(Rejection),
+    /// A code the document names for this check (e.g. an `x-file-name` rule's).
+    Listed(ErrorCode),
+}
+
+/// A refusal of the generated layer, before it is given the document's code and error body (the
+/// generated `Refusal` is `From<Refusal>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Its code.
+    pub code: RefusalCode,
+    /// The message for the client; `None`: the meaning the document gives the code.
+    pub message: Option<String>,
+    /// The details for the client: the specific fact first.
+    pub details: Option<String>,
+    /// A cause that is logged under the request id but never sent (internal errors).
+    pub internal: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal of `kind` with a message for the client.
+    pub fn new(kind: Rejection, message: impl Into<String>) -> Self {
+        Refusal {
+            code: RefusalCode::Rejection(kind),
+            message: Some(message.into()),
+            details: None,
+            internal: None,
+        }
+    }
+
+    /// A refusal with a code the document names, its meaning as the message.
+    pub fn listed(code: ErrorCode) -> Self {
+        Refusal {
+            code: RefusalCode::Listed(code),
+            message: None,
+            details: None,
+            internal: None,
+        }
+    }
+
+    /// A refusal of `kind` whose message is the meaning the document gives its code.
+    pub fn meaning(kind: Rejection) -> Self {
+        Refusal {
+            code: RefusalCode::Rejection(kind),
+            message: None,
+            details: None,
+            internal: None,
+        }
+    }
+
+    /// Adds details for the client.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// A 500 whose cause is logged, not sent.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Refusal {
+            code: RefusalCode::Rejection(Rejection::Internal),
+            message: Some("internal error".to_string()),
+            details: Some(
+                "the server failed; its log has the cause under this request id".to_string(),
+            ),
+            internal: Some(cause.to_string()),
+        }
+    }
+
+    /// A 400 naming the parameter or field that broke the document's constraints.
+    pub fn invalid_parameter(field: impl fmt::Display, problem: impl fmt::Display) -> Self {
+        Refusal::new(
+            Rejection::InvalidParameter,
+            format!("invalid parameter: {field}"),
+        )
+        .with_details(format!("{field}: {problem}"))
+    }
+
+    /// The document's code for it.
+    pub fn code(&self, rejections: &Rejections) -> ErrorCode {
+        match self.code {
+            RefusalCode::Rejection(kind) => rejections.code(kind),
+            RefusalCode::Listed(code) => code,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.message, self.code) {
+            (Some(message), _) => f.write_str(message)?,
+            (None, RefusalCode::Listed(code)) => f.write_str(code.meaning)?,
+            (None, RefusalCode::Rejection(kind)) => write!(f, "{kind:?}")?,
+        }
+        if let Some(details) = &self.details {
+            write!(f, ": {details}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// The request being served, for the log lines written while serving it.
 struct RequestInfo {
@@ -72,77 +238,7 @@ pub fn current_request_id() -> Option<String> {
     REQUEST.try_with(|request| request.id.clone()).ok()
 }
 
-/// An error answer: one of the document's codes, a message for the client, optional details,
-/// and optionally an internal cause that is logged under the request id but never sent.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    code: ErrorCode,
-    message: String,
-    details: Option<String>,
-    internal: Option<String>,
-}
-
-impl ApiError {
-    /// An error with `code` and a message for the client.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: None, internal: None }
-    }
-
-    /// Adds details for the client (the body's details field).
-    pub fn with_details(mut self, details: impl Into<String>) -> Self {
-        self.details = Some(details.into());
-        self
-    }
-
-    /// A 500 whose cause is logged, not sent.
-    pub fn internal(cause: impl fmt::Display) -> Self {
-        ApiError {
-            code: REJECT.internal,
-            message: "internal error".to_string(),
-            details: Some("the server failed; its log has the cause under this request id".to_string()),
-            internal: Some(cause.to_string()),
-        }
-    }
-
-    /// A 400 naming the parameter or field that broke the document's constraints.
-    pub fn invalid_parameter(field: impl fmt::Display, problem: impl fmt::Display) -> Self {
-        ApiError::new(REJECT.invalid_parameter, format!("invalid parameter: {field}"))
-            .with_details(format!("{field}: {problem}"))
-    }
-
-    /// The code.
-    pub fn code(&self) -> ErrorCode {
-        self.code
-    }
-
-    /// The HTTP status (the code's).
-    pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    /// The message sent to the client.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The details sent to the client, if any.
-    pub fn details(&self) -> Option<&str> {
-        self.details.as_deref()
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code.code, self.code.status, self.message)?;
-        if let Some(details) = &self.details {
-            write!(f, ": {details}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ApiError {}
-
+/// `text` cut to `max` characters; an empty text becomes `-` (the fields are required strings).
 fn clamp_chars(text: &str, max: usize) -> String {
     let text = if text.is_empty() { "-" } else { text };
     match text.char_indices().nth(max) {
@@ -151,58 +247,59 @@ fn clamp_chars(text: &str, max: usize) -> String {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let request_id = current_request_id().unwrap_or_else(new_request_id);
-        // Named in each line: at INFO there is no span per request (see `request_id_layer`).
-        let (method, path) = REQUEST
-            .try_with(|request| (request.method.to_string(), request.uri.path().to_string()))
-            .unwrap_or_default();
-        if let Some(cause) = &self.internal {
-            tracing::error!(%request_id, %method, %path, code = self.code.code, %cause, "internal error");
-        } else if self.code.status >= 500 {
-            tracing::error!(%request_id, %method, %path, code = self.code.code, message = %self.message, "server error");
-        } else {
-            tracing::info!(%request_id, %method, %path, code = self.code.code, status = self.code.status, message = %self.message, "request refused");
-        }
-        let mut body = serde_json::Map::new();
-        let mut put = |field: &BodyField, text: &str| {
-            body.insert(field.name.into(), clamp_chars(text, field.max_chars).into());
-        };
-        put(&ERROR_BODY.code, self.code.code);
-        match (&ERROR_BODY.details, &self.details) {
-            (Some(field), Some(details)) => {
-                put(&ERROR_BODY.message, &self.message);
-                put(field, details);
-            }
-            (None, Some(details)) => put(&ERROR_BODY.message, details),
-            (_, None) => put(&ERROR_BODY.message, &self.message),
-        }
-        put(&ERROR_BODY.request_id, &request_id);
-        json_response(self.status(), &serde_json::Value::Object(body))
+/// An error answer in the document's error body `shape`: `code`, the message, the details (in
+/// their own field, or in the message's when the body has none), the request id; each field cut
+/// to its `maxLength`. Logged: an internal cause or a 5xx at ERROR, a refusal at INFO.
+pub fn error_response(
+    shape: &ErrorBodyShape,
+    code: ErrorCode,
+    message: &str,
+    details: Option<&str>,
+    internal: Option<&str>,
+) -> Response {
+    let request_id = current_request_id().unwrap_or_else(new_request_id);
+    // Named in each line: at INFO there is no span per request (see `request_id_layer`).
+    let (method, path) = REQUEST
+        .try_with(|request| (request.method.to_string(), request.uri.path().to_string()))
+        .unwrap_or_default();
+    if let Some(cause) = internal {
+        tracing::error!(%request_id, %method, %path, code = code.code, %cause, "internal error");
+    } else if code.status >= 500 {
+        tracing::error!(%request_id, %method, %path, code = code.code, %message, "server error");
+    } else {
+        tracing::info!(%request_id, %method, %path, code = code.code, status = code.status, %message, "request refused");
     }
-}
-
-/// A JSON response with the given status.
-pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response
-                .headers_mut()
-                .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
+    let mut body = serde_json::Map::new();
+    let mut put = |field: &BodyField, text: &str| {
+        body.insert(field.name.into(), clamp_chars(text, field.max_chars).into());
+    };
+    put(&shape.code, code.code);
+    match (&shape.details, details) {
+        (Some(field), Some(details)) => {
+            put(&shape.message, message);
+            put(field, details);
         }
-        Err(e) => ApiError::internal(format!("serializing a response: {e}")).into_response(),
+        (None, Some(details)) => put(&shape.message, details),
+        (_, None) => put(&shape.message, message),
     }
+    put(&shape.request_id, &request_id);
+    let status = StatusCode::from_u16(code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = serde_json::to_vec(&serde_json::Value::Object(body)).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// A streamed binary response with the given status and content type.
 pub fn binary_response(status: StatusCode, content_type: &'static str, body: Body) -> Response {
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     response
 }
 
@@ -228,13 +325,17 @@ fn new_request_id() -> String {
 }
 
 /// The outermost layer of the generated router: gives every request an id, sends it back in the
-/// request-id header of every response (errors carry the same value in their body), and keeps
+/// request-id `header` (lower case) of every response (errors carry the same value in their body), and keeps
 /// it (with the method and path) for the log lines written while serving the request.
 ///
 /// The tracing span per request is at DEBUG: a span's fields are formatted when it is created,
 /// whether anything is logged in it or not, which cost 5% of the CPU of a status poll
 /// (BENCHMARKS.md, part 3). At INFO, the lines this layer writes name the request themselves.
-async fn request_id_layer(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn request_id_layer(
+    header: &'static str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     use tracing::Instrument;
     let request_id = new_request_id();
     let span = tracing::debug_span!(
@@ -256,21 +357,21 @@ async fn request_id_layer(request: axum::extract::Request, next: axum::middlewar
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
-            .insert(HeaderName::from_static(ERROR_BODY.request_id_header), value);
+            .insert(HeaderName::from_static(header), value);
     }
     response
 }
 
-async fn no_route() -> Response {
-    ApiError::new(REJECT.no_route, "no such operation")
+/// The refusal of a request whose path no operation has.
+pub fn no_route() -> Refusal {
+    Refusal::new(Rejection::NoRoute, "no such operation")
         .with_details("no operation of the document has this path")
-        .into_response()
 }
 
-async fn method_not_allowed() -> Response {
-    ApiError::new(REJECT.method_not_allowed, "method not allowed")
+/// The refusal of a request whose method no operation has on its path.
+pub fn method_not_allowed() -> Refusal {
+    Refusal::new(Rejection::MethodNotAllowed, "method not allowed")
         .with_details("the document declares no operation with this method on this path")
-        .into_response()
 }
 
 /// Who is calling, as the generated layer established it. Its `Debug` never prints a key.
@@ -298,7 +399,9 @@ impl Credential {
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Credential::Key(key) => write!(f, "Credential::Key(<{} characters>)", key.chars().count()),
+            Credential::Key(key) => {
+                write!(f, "Credential::Key(<{} characters>)", key.chars().count())
+            }
             Credential::Signed { access_key } => write!(f, "Credential::Signed({access_key})"),
         }
     }
@@ -312,31 +415,40 @@ pub trait SigningKeys {
 }
 
 /// A credential as presented, before a signature is checked against the request it signs.
-enum Presented {
+pub enum Presented {
+    /// An API key, not yet checked by the implementation.
     Key(Credential),
+    /// An `Authorization` header claiming the signature scheme, parsed, not yet verified.
     Signature(sign::Authorization),
 }
 
-fn bad_signature(error: sign::SignError) -> ApiError {
-    ApiError::new(REJECT.bad_signature, REJECT.bad_signature.meaning).with_details(error.to_string())
+fn bad_signature(error: sign::SignError) -> Refusal {
+    Refusal::meaning(Rejection::BadSignature).with_details(error.to_string())
 }
 
 /// Reads the credential of an operation that may be signed: an `Authorization` header that
 /// claims the signature scheme is parsed (malformed: the bad-signature code), else the API key
 /// of `key` (header, min and max length) if the operation accepts one.
-fn present_credential(headers: &HeaderMap, key: Option<(&'static str, usize, usize)>) -> Result<Presented, ApiError> {
+pub fn present_credential(
+    headers: &HeaderMap,
+    key: Option<(&'static str, usize, usize)>,
+) -> Result<Presented, Refusal> {
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION)
         && sign::Authorization::claims(value.as_bytes())
     {
         let text = value
             .to_str()
             .map_err(|_| bad_signature(sign::SignError::Malformed("not visible ASCII")))?;
-        return sign::Authorization::parse(text).map(Presented::Signature).map_err(bad_signature);
+        return sign::Authorization::parse(text)
+            .map(Presented::Signature)
+            .map_err(bad_signature);
     }
     let missing = |header: &str| {
-        ApiError::new(REJECT.missing_credential, "no credential in the request").with_details(format!(
-            "no {header} header and no SDK-HMAC-SHA256 Authorization header (AK/SK signature)"
-        ))
+        Refusal::new(Rejection::MissingCredential, "no credential in the request").with_details(
+            format!(
+                "no {header} header and no SDK-HMAC-SHA256 Authorization header (AK/SK signature)"
+            ),
+        )
     };
     match key {
         Some((name, min, max)) => match headers.get(name) {
@@ -349,13 +461,13 @@ fn present_credential(headers: &HeaderMap, key: Option<(&'static str, usize, usi
 
 /// Checks a presented signature against the request (`payload`: the body read whole, or
 /// streamed and declared unsigned) with the secret key `keys` gives for its access key.
-fn authenticate<K: SigningKeys>(
+pub fn authenticate<K: SigningKeys>(
     keys: &K,
     parts: &axum::http::request::Parts,
     presented: Presented,
     payload: sign::Payload<'_>,
     max_skew_seconds: i64,
-) -> Result<Credential, ApiError> {
+) -> Result<Credential, Refusal> {
     let authorization = match presented {
         Presented::Key(credential) => return Ok(credential),
         Presented::Signature(authorization) => authorization,
@@ -369,8 +481,11 @@ fn authenticate<K: SigningKeys>(
         query: parts.uri.query(),
         headers: &parts.headers,
     };
-    sign::verify_now(&request, payload, &authorization, &secret, max_skew_seconds).map_err(bad_signature)?;
-    Ok(Credential::Signed { access_key: authorization.access_key })
+    sign::verify_now(&request, payload, &authorization, &secret, max_skew_seconds)
+        .map_err(bad_signature)?;
+    Ok(Credential::Signed {
+        access_key: authorization.access_key,
+    })
 }
 
 /// What every operation receives besides its own inputs.
@@ -381,26 +496,41 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    fn current() -> Self {
-        RequestContext { request_id: current_request_id().unwrap_or_else(new_request_id) }
+    /// The context of the request being served.
+    pub fn current() -> Self {
+        RequestContext {
+            request_id: current_request_id().unwrap_or_else(new_request_id),
+        }
     }
 }
 
-fn extract_api_key(headers: &HeaderMap, name: &'static str, min: usize, max: usize) -> Result<Credential, ApiError> {
+/// The API key in header `name`: missing or shorter than `min` characters is a missing credential,
+/// longer than `max` or not visible ASCII an invalid parameter.
+pub fn extract_api_key(
+    headers: &HeaderMap,
+    name: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<Credential, Refusal> {
     let missing = || {
-        ApiError::new(REJECT.missing_credential, "no token in the request")
+        Refusal::new(Rejection::MissingCredential, "no token in the request")
             .with_details(format!("the {name} header is missing or empty"))
     };
-    let Some(value) = headers.get(name) else { return Err(missing()) };
+    let Some(value) = headers.get(name) else {
+        return Err(missing());
+    };
     let value = value
         .to_str()
-        .map_err(|_| ApiError::invalid_parameter(name, "not visible ASCII"))?;
+        .map_err(|_| Refusal::invalid_parameter(name, "not visible ASCII"))?;
     let count = value.chars().count();
     if count == 0 || count < min {
         return Err(missing());
     }
     if count > max {
-        return Err(ApiError::invalid_parameter(name, format!("longer than {max} characters")));
+        return Err(Refusal::invalid_parameter(
+            name,
+            format!("longer than {max} characters"),
+        ));
     }
     Ok(Credential::Key(value.to_string()))
 }
@@ -408,9 +538,12 @@ fn extract_api_key(headers: &HeaderMap, name: &'static str, min: usize, max: usi
 /// Where a value sits in a request, for error messages: `apps[3].id`, `query prefix`...
 /// Built on the stack; only formatted when a check fails.
 #[derive(Clone, Copy)]
-enum Loc<'a> {
+pub enum Loc<'a> {
+    /// A named value (`""`: the JSON body itself).
     Root(&'a str),
+    /// A field of an object.
     Field(&'a Loc<'a>, &'a str),
+    /// An item of an array.
     Index(&'a Loc<'a>, usize),
 }
 
@@ -427,13 +560,16 @@ impl fmt::Display for Loc<'_> {
     }
 }
 
-type Check = Result<(), ApiError>;
+/// The outcome of one check.
+pub type Check = Result<(), Refusal>;
 
-fn fail(loc: &Loc<'_>, problem: impl fmt::Display) -> Check {
-    Err(ApiError::invalid_parameter(loc, problem))
+/// The invalid-parameter refusal of the value at `loc`.
+pub fn fail(loc: &Loc<'_>, problem: impl fmt::Display) -> Check {
+    Err(Refusal::invalid_parameter(loc, problem))
 }
 
-fn check_str_len(loc: &Loc<'_>, value: &str, min: Option<usize>, max: Option<usize>) -> Check {
+/// A string's length in characters against `minLength`/`maxLength`.
+pub fn check_str_len(loc: &Loc<'_>, value: &str, min: Option<usize>, max: Option<usize>) -> Check {
     if min.is_none() && max.is_none() {
         return Ok(());
     }
@@ -451,7 +587,8 @@ fn check_str_len(loc: &Loc<'_>, value: &str, min: Option<usize>, max: Option<usi
     Ok(())
 }
 
-fn check_pattern(loc: &Loc<'_>, value: &str, regex: &regress::Regex, pattern: &str) -> Check {
+/// A string against the document's `pattern`.
+pub fn check_pattern(loc: &Loc<'_>, value: &str, regex: &regress::Regex, pattern: &str) -> Check {
     if regex.find(value).is_none() {
         return fail(loc, format!("does not match {pattern}"));
     }
@@ -460,7 +597,13 @@ fn check_pattern(loc: &Loc<'_>, value: &str, regex: &regress::Regex, pattern: &s
 
 /// A file part's name against the document's `x-file-name` rule: refused with the rule's own
 /// code (its meaning as the message), naming the part, the file name and the rule.
-fn check_file_name(part: &str, file_name: Option<&str>, pattern: &Pattern, code: ErrorCode, rule: &str) -> Check {
+pub fn check_file_name(
+    part: &str,
+    file_name: Option<&str>,
+    pattern: &Pattern,
+    code: ErrorCode,
+    rule: &str,
+) -> Check {
     // The fact first (which name), the rule after it: error details may be cut at 128 characters.
     let problem = match file_name {
         None => format!("the file part {part} has no file name; {rule}"),
@@ -471,31 +614,51 @@ fn check_file_name(part: &str, file_name: Option<&str>, pattern: &Pattern, code:
         }
         Some(_) => return Ok(()),
     };
-    Err(ApiError::new(code, code.meaning).with_details(problem))
+    Err(Refusal::listed(code).with_details(problem))
 }
 
-fn check_enum(loc: &Loc<'_>, value: &str, allowed: &[&str]) -> Check {
+/// A string against the document's `enum` values.
+pub fn check_enum(loc: &Loc<'_>, value: &str, allowed: &[&str]) -> Check {
     if !allowed.contains(&value) {
         return fail(loc, format!("not one of {}", allowed.join(", ")));
     }
     Ok(())
 }
 
-fn check_number(loc: &Loc<'_>, value: f64, min: Option<(f64, bool)>, max: Option<(f64, bool)>) -> Check {
+/// A number against `minimum`/`maximum` (each with its `exclusive` flag).
+pub fn check_number(
+    loc: &Loc<'_>,
+    value: f64,
+    min: Option<(f64, bool)>,
+    max: Option<(f64, bool)>,
+) -> Check {
     if let Some((min, exclusive)) = min
         && (value < min || (exclusive && value == min))
     {
-        return fail(loc, format!("less than {}{min}", if exclusive { "or equal to " } else { "" }));
+        return fail(
+            loc,
+            format!(
+                "less than {}{min}",
+                if exclusive { "or equal to " } else { "" }
+            ),
+        );
     }
     if let Some((max, exclusive)) = max
         && (value > max || (exclusive && value == max))
     {
-        return fail(loc, format!("greater than {}{max}", if exclusive { "or equal to " } else { "" }));
+        return fail(
+            loc,
+            format!(
+                "greater than {}{max}",
+                if exclusive { "or equal to " } else { "" }
+            ),
+        );
     }
     Ok(())
 }
 
-fn check_items(loc: &Loc<'_>, len: usize, min: Option<usize>, max: Option<usize>) -> Check {
+/// An array's length against `minItems`/`maxItems`.
+pub fn check_items(loc: &Loc<'_>, len: usize, min: Option<usize>, max: Option<usize>) -> Check {
     if let Some(min) = min
         && len < min
     {
@@ -512,18 +675,19 @@ fn check_items(loc: &Loc<'_>, len: usize, min: Option<usize>, max: Option<usize>
 /// What the document says a JSON value must be: the document's schemas as data (one static per
 /// component schema, generated beside this code), checked by [`parse_json`] while a body is
 /// deserialized.
-struct Shape {
-    kind: ShapeKind,
+pub struct Shape {
+    /// What kind of value, with its constraints.
+    pub kind: ShapeKind,
     /// `nullable: true`: `null` is accepted too.
-    nullable: bool,
+    pub nullable: bool,
     /// What the Rust type's own deserializer enforces of this schema (see [`parse_json`]).
-    typed: Typed,
+    pub typed: Typed,
 }
 
 /// How far the Rust type of a schema enforces by itself what the schema says, apart from
 /// refusing `null` for an optional property (decided by the generator, conservatively).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Typed {
+pub enum Typed {
     /// Not (or not known to): every value is checked.
     No,
     /// All of it, this value and those below it.
@@ -533,42 +697,60 @@ enum Typed {
     AsMap,
 }
 
-enum ShapeKind {
+/// The kinds of value a [`Shape`] allows, with the constraints the document gives each.
+pub enum ShapeKind {
     /// No constraint (a schema without a type).
     Any,
+    /// A string.
     String {
+        /// `minLength`.
         min: Option<usize>,
+        /// `maxLength`.
         max: Option<usize>,
+        /// `pattern`.
         pattern: Option<&'static Pattern>,
         /// The `enum` values; empty: any string.
         allowed: &'static [&'static str],
     },
+    /// A number (`integer`: a whole one).
     Number {
+        /// `type: integer`.
         integer: bool,
+        /// `minimum`, and whether it is exclusive.
         min: Option<(f64, bool)>,
+        /// `maximum`, and whether it is exclusive.
         max: Option<(f64, bool)>,
     },
+    /// A boolean.
     Boolean,
+    /// An object.
     Object {
         /// At most 64 names (the generator refuses more).
         required: &'static [&'static str],
+        /// The documented properties and their shapes.
         properties: &'static [(&'static str, &'static Shape)],
         /// `additionalProperties: false`.
         closed: bool,
         /// `x-max-combined-items`: these array properties together hold at most this many items.
         combined: Option<(&'static [&'static str], usize)>,
     },
+    /// An array.
     Array {
+        /// `minItems`.
         min: Option<usize>,
+        /// `maxItems`.
         max: Option<usize>,
+        /// The items' shape, if the document gives one.
         items: Option<&'static Shape>,
     },
 }
 
 /// A `pattern` of the document, compiled on first use.
-struct Pattern {
-    source: &'static str,
-    regex: std::sync::LazyLock<regress::Regex>,
+pub struct Pattern {
+    /// The pattern as the document writes it (for messages).
+    pub source: &'static str,
+    /// The compiled pattern (the generator checked that it compiles).
+    pub regex: std::sync::LazyLock<regress::Regex>,
 }
 
 /// Deserializes the document's type `T` from a JSON body, checking every value against `shape`
@@ -582,7 +764,10 @@ struct Pattern {
 /// absent), so that quick pass is only tried on a body without the bytes `null` anywhere. If it
 /// fails for any reason, the body is read again with every value checked, so a refusal's message
 /// is the same either way.
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shape) -> Result<T, ApiError> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    shape: &'static Shape,
+) -> Result<T, Refusal> {
     if memchr::memmem::find(bytes, b"null").is_none()
         && let Ok(value) = parse_json_pass(bytes, shape, true)
     {
@@ -592,14 +777,27 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shap
 }
 
 /// One pass of [`parse_json`]; `quick`: skip the checks of typed subtrees.
-fn parse_json_pass<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static Shape, quick: bool) -> Result<T, ApiError> {
-    let pass = Pass { refused: Default::default(), quick };
+fn parse_json_pass<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    shape: &'static Shape,
+    quick: bool,
+) -> Result<T, Refusal> {
+    let pass = Pass {
+        refused: Default::default(),
+        quick,
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let root = Loc::Root("");
     let parsed = if pass.skips(shape) {
         T::deserialize(&mut de)
     } else {
-        T::deserialize(Checked { inner: &mut de, shape, loc: &root, pass: &pass, len: None })
+        T::deserialize(Checked {
+            inner: &mut de,
+            shape,
+            loc: &root,
+            pass: &pass,
+            len: None,
+        })
     };
     let parsed = parsed.and_then(|value| de.end().map(|()| value));
     // A refusal wins even if the type's own deserializer went on and succeeded.
@@ -608,9 +806,9 @@ fn parse_json_pass<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static
     }
     parsed.map_err(|e| {
         if e.is_data() {
-            ApiError::invalid_parameter("body", e)
+            Refusal::invalid_parameter("body", e)
         } else {
-            ApiError::invalid_parameter("body", format!("malformed JSON: {e}"))
+            Refusal::invalid_parameter("body", format!("malformed JSON: {e}"))
         }
     })
 }
@@ -618,7 +816,7 @@ fn parse_json_pass<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &'static
 /// The state of one pass of [`parse_json`].
 struct Pass {
     /// Where a refusal found while deserializing waits: serde's error type cannot carry it.
-    refused: std::cell::RefCell<Option<ApiError>>,
+    refused: std::cell::RefCell<Option<Refusal>>,
     /// Typed subtrees ([`Shape::typed`]) are deserialized without the checks.
     quick: bool,
 }
@@ -636,7 +834,7 @@ impl Pass {
 }
 
 /// Keeps the first refusal and returns the error that makes serde stop.
-fn refuse<E: serde::de::Error>(pass: &Pass, error: ApiError) -> E {
+fn refuse<E: serde::de::Error>(pass: &Pass, error: Refusal) -> E {
     let mut slot = pass.refused.borrow_mut();
     if slot.is_none() {
         *slot = Some(error);
@@ -659,9 +857,15 @@ struct Checked<'l, D> {
 
 impl<'l, D> Checked<'l, D> {
     fn visitor<V>(&self, inner: V, as_enum: bool) -> CheckedVisitor<'l, V> {
-        CheckedVisitor { inner, shape: self.shape, loc: self.loc, pass: self.pass, len: self.len, as_enum }
+        CheckedVisitor {
+            inner,
+            shape: self.shape,
+            loc: self.loc,
+            pass: self.pass,
+            len: self.len,
+            as_enum,
+        }
     }
-
 }
 
 /// `deserialize_*` methods that look at whatever value comes: through `deserialize_any`.
@@ -802,12 +1006,23 @@ impl<'l, V> CheckedVisitor<'l, V> {
     }
 
     fn string<E: serde::de::Error>(&self, value: &str) -> Result<(), E> {
-        let ShapeKind::String { min, max, pattern, allowed } = &self.shape.kind else {
+        let ShapeKind::String {
+            min,
+            max,
+            pattern,
+            allowed,
+        } = &self.shape.kind
+        else {
             return self.wrong_type();
         };
         self.check(check_str_len(self.loc, value, *min, *max))?;
         if let Some(pattern) = pattern {
-            self.check(check_pattern(self.loc, value, &pattern.regex, pattern.source))?;
+            self.check(check_pattern(
+                self.loc,
+                value,
+                &pattern.regex,
+                pattern.source,
+            ))?;
         }
         if !allowed.is_empty() {
             self.check(check_enum(self.loc, value, allowed))?;
@@ -816,11 +1031,21 @@ impl<'l, V> CheckedVisitor<'l, V> {
     }
 
     fn null<E: serde::de::Error>(&self) -> Result<(), E> {
-        if self.shape.nullable { Ok(()) } else { self.wrong_type() }
+        if self.shape.nullable {
+            Ok(())
+        } else {
+            self.wrong_type()
+        }
     }
 
     fn deeper<D2>(&self, inner: D2) -> Checked<'l, D2> {
-        Checked { inner, shape: self.shape, loc: self.loc, pass: self.pass, len: self.len }
+        Checked {
+            inner,
+            shape: self.shape,
+            loc: self.loc,
+            pass: self.pass,
+            len: self.len,
+        }
     }
 }
 
@@ -867,7 +1092,9 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<V::Value, E> {
         self.string(value)?;
         if self.as_enum {
-            return self.inner.visit_enum(serde::de::value::StrDeserializer::new(value));
+            return self
+                .inner
+                .visit_enum(serde::de::value::StrDeserializer::new(value));
         }
         self.inner.visit_str(value)
     }
@@ -875,7 +1102,9 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
     fn visit_borrowed_str<E: serde::de::Error>(self, value: &'de str) -> Result<V::Value, E> {
         self.string(value)?;
         if self.as_enum {
-            return self.inner.visit_enum(serde::de::value::BorrowedStrDeserializer::new(value));
+            return self
+                .inner
+                .visit_enum(serde::de::value::BorrowedStrDeserializer::new(value));
         }
         self.inner.visit_borrowed_str(value)
     }
@@ -883,7 +1112,9 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
     fn visit_string<E: serde::de::Error>(self, value: String) -> Result<V::Value, E> {
         self.string(&value)?;
         if self.as_enum {
-            return self.inner.visit_enum(serde::de::value::StrDeserializer::new(&value));
+            return self
+                .inner
+                .visit_enum(serde::de::value::StrDeserializer::new(&value));
         }
         self.inner.visit_string(value)
     }
@@ -911,12 +1142,18 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
         self.inner.visit_unit()
     }
 
-    fn visit_some<D2: serde::Deserializer<'de>>(self, deserializer: D2) -> Result<V::Value, D2::Error> {
+    fn visit_some<D2: serde::Deserializer<'de>>(
+        self,
+        deserializer: D2,
+    ) -> Result<V::Value, D2::Error> {
         let checked = self.deeper(deserializer);
         self.inner.visit_some(checked)
     }
 
-    fn visit_newtype_struct<D2: serde::Deserializer<'de>>(self, deserializer: D2) -> Result<V::Value, D2::Error> {
+    fn visit_newtype_struct<D2: serde::Deserializer<'de>>(
+        self,
+        deserializer: D2,
+    ) -> Result<V::Value, D2::Error> {
         let checked = self.deeper(deserializer);
         self.inner.visit_newtype_struct(checked)
     }
@@ -940,7 +1177,13 @@ impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for CheckedVisitor
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        let ShapeKind::Object { required, properties, closed, combined } = &self.shape.kind else {
+        let ShapeKind::Object {
+            required,
+            properties,
+            closed,
+            combined,
+        } = &self.shape.kind
+        else {
             self.wrong_type()?;
             return self.inner.visit_map(map);
         };
@@ -973,10 +1216,15 @@ struct CheckedSeed<'l, S> {
     len: Option<&'l std::cell::Cell<usize>>,
 }
 
-impl<'de, S: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de> for CheckedSeed<'_, S> {
+impl<'de, S: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de>
+    for CheckedSeed<'_, S>
+{
     type Value = S::Value;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<S::Value, D::Error> {
         self.seed.deserialize(Checked {
             inner: deserializer,
             shape: self.shape,
@@ -1002,16 +1250,21 @@ struct CheckedSeq<'l, A> {
 impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for CheckedSeq<'_, A> {
     type Error = A::Error;
 
-    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
         let loc = Loc::Index(self.loc, self.len);
         let next = match self.items {
-            Some(shape) if !self.pass.skips(shape) => self.inner.next_element_seed(CheckedSeed {
-                seed,
-                shape,
-                loc: &loc,
-                pass: self.pass,
-                len: None,
-            })?,
+            Some(shape) if !self.pass.skips(shape) => {
+                self.inner.next_element_seed(CheckedSeed {
+                    seed,
+                    shape,
+                    loc: &loc,
+                    pass: self.pass,
+                    len: None,
+                })?
+            }
             _ => self.inner.next_element_seed(seed)?,
         };
         if next.is_none() {
@@ -1028,13 +1281,19 @@ impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for CheckedSeq
             && self.len > max
         {
             // Counted to the end, so the refusal says how many there are.
-            while self.inner.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            while self
+                .inner
+                .next_element::<serde::de::IgnoredAny>()?
+                .is_some()
+            {
                 self.len += 1;
             }
             if let Some(len) = self.len_out {
                 len.set(self.len);
             }
-            let e = check_items(self.loc, self.len, None, Some(max)).err().unwrap_or_else(|| ApiError::internal("item count"));
+            let e = check_items(self.loc, self.len, None, Some(max))
+                .err()
+                .unwrap_or_else(|| Refusal::internal("item count"));
             return Err(refuse(self.pass, e));
         }
         Ok(next)
@@ -1064,18 +1323,35 @@ struct CheckedMap<'l, A> {
 impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap<'_, A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
         // The key is read here, then handed to the type's own key deserializer as a string.
         let Some(key) = self.inner.next_key_seed(KeySeed)? else {
-            let missing = self.required.iter().enumerate().find(|(index, _)| self.required_seen & (1 << index) == 0);
+            let missing = self
+                .required
+                .iter()
+                .enumerate()
+                .find(|(index, _)| self.required_seen & (1 << index) == 0);
             if let Some((_, name)) = missing {
-                return Err(refuse(self.pass, ApiError::invalid_parameter(Loc::Field(self.loc, name), "is required")));
+                return Err(refuse(
+                    self.pass,
+                    Refusal::invalid_parameter(Loc::Field(self.loc, name), "is required"),
+                ));
             }
             if let Some((names, max)) = self.combined
                 && self.combined_total > max
             {
-                let problem = format!("{} together hold more than {max} items ({})", names.join(" + "), self.combined_total);
-                return Err(refuse(self.pass, ApiError::invalid_parameter(self.loc, problem)));
+                let problem = format!(
+                    "{} together hold more than {max} items ({})",
+                    names.join(" + "),
+                    self.combined_total
+                );
+                return Err(refuse(
+                    self.pass,
+                    Refusal::invalid_parameter(self.loc, problem),
+                ));
             }
             return Ok(None);
         };
@@ -1083,25 +1359,40 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for CheckedMap
         if let Some(index) = self.required.iter().position(|required| *required == name) {
             self.required_seen |= 1 << index;
         }
-        self.current = self.properties.iter().position(|(property, _)| *property == name);
+        self.current = self
+            .properties
+            .iter()
+            .position(|(property, _)| *property == name);
         if self.current.is_none() && self.closed {
-            let e = ApiError::invalid_parameter(Loc::Field(self.loc, name), "is not a field of this object");
+            let e = Refusal::invalid_parameter(
+                Loc::Field(self.loc, name),
+                "is not a field of this object",
+            );
             return Err(refuse(self.pass, e));
         }
         let value = match key {
-            Key::Borrowed(key) => seed.deserialize(serde::de::value::BorrowedStrDeserializer::<A::Error>::new(key)),
-            Key::Owned(key) => seed.deserialize(serde::de::value::StringDeserializer::<A::Error>::new(key)),
+            Key::Borrowed(key) => seed.deserialize(serde::de::value::BorrowedStrDeserializer::<
+                A::Error,
+            >::new(key)),
+            Key::Owned(key) => {
+                seed.deserialize(serde::de::value::StringDeserializer::<A::Error>::new(key))
+            }
         };
         value.map(Some)
     }
 
-    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
         let Some(index) = self.current.take() else {
             return self.inner.next_value_seed(seed);
         };
         let (name, shape) = self.properties[index];
         let loc = Loc::Field(self.loc, name);
-        let counted = self.combined.is_some_and(|(names, _)| names.contains(&name));
+        let counted = self
+            .combined
+            .is_some_and(|(names, _)| names.contains(&name));
         if !counted && self.pass.skips(shape) {
             return self.inner.next_value_seed(seed);
         }
@@ -1142,7 +1433,10 @@ struct KeySeed;
 impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
     type Value = Key<'de>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Key<'de>, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -1164,71 +1458,103 @@ impl<'de> serde::de::Visitor<'de> for KeySeed {
 }
 
 /// Raw path parameters of a request, percent-decoded by axum.
-struct PathParams(Vec<(String, String)>);
+pub struct PathParams(Vec<(String, String)>);
 
 impl PathParams {
-    async fn extract(parts: &mut axum::http::request::Parts) -> Result<Self, ApiError> {
+    /// Reads the route's path parameters (an invalid-parameter refusal when they do not decode).
+    pub async fn extract(parts: &mut axum::http::request::Parts) -> Result<Self, Refusal> {
         use axum::extract::FromRequestParts;
         axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, &())
             .await
             .map(|axum::extract::Path(pairs)| PathParams(pairs))
-            .map_err(|e| ApiError::invalid_parameter("path", e.body_text()))
+            .map_err(|e| Refusal::invalid_parameter("path", e.body_text()))
     }
 
-    fn get(&self, name: &'static str) -> Result<&str, ApiError> {
+    /// The value of path parameter `name` (the route declares it; its absence is a server fault).
+    pub fn get(&self, name: &'static str) -> Result<&str, Refusal> {
         self.0
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
-            .ok_or_else(|| ApiError::internal(format!("route has no path parameter {name}")))
+            .ok_or_else(|| Refusal::internal(format!("route has no path parameter {name}")))
     }
 }
 
 /// Raw query parameters (first value of each name wins).
-struct QueryParams(Vec<(String, String)>);
+pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
-    fn parse(parts: &axum::http::request::Parts) -> Self {
+    /// The query's pairs, percent-decoded.
+    pub fn parse(parts: &axum::http::request::Parts) -> Self {
         let query = parts.uri.query().unwrap_or("");
-        QueryParams(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+        QueryParams(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    /// The first value of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
-fn header_param<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str>, ApiError> {
+/// The value of header `name`, if present (not visible ASCII: an invalid parameter).
+pub fn header_param<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'h str>, Refusal> {
     headers
         .get(name)
-        .map(|value| value.to_str().map_err(|_| ApiError::invalid_parameter(name, "not visible ASCII")))
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| Refusal::invalid_parameter(name, "not visible ASCII"))
+        })
         .transpose()
 }
 
-fn required_param<'v>(loc: &Loc<'_>, value: Option<&'v str>) -> Result<&'v str, ApiError> {
-    value.ok_or_else(|| ApiError::invalid_parameter(loc, "is required"))
+/// A required parameter's value (absent: an invalid parameter).
+pub fn required_param<'v>(loc: &Loc<'_>, value: Option<&'v str>) -> Result<&'v str, Refusal> {
+    value.ok_or_else(|| Refusal::invalid_parameter(loc, "is required"))
 }
 
-fn parse_param<T: std::str::FromStr>(loc: &Loc<'_>, raw: &str, what: &str) -> Result<T, ApiError>
+/// A parameter's value parsed as `T` (`what` names the type in the refusal).
+pub fn parse_param<T: std::str::FromStr>(loc: &Loc<'_>, raw: &str, what: &str) -> Result<T, Refusal>
 where
     T::Err: fmt::Display,
 {
-    raw.parse::<T>().map_err(|e| ApiError::invalid_parameter(loc, format!("not {what}: {e}")))
+    raw.parse::<T>()
+        .map_err(|e| Refusal::invalid_parameter(loc, format!("not {what}: {e}")))
 }
 
-fn media_type(headers: &HeaderMap) -> Option<String> {
+/// The request's media type (`Content-Type` without parameters, lower case).
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(REJECT.payload_too_large, "request body too large")
+/// The refusal of a body over `limit` bytes.
+pub fn too_large(limit: usize) -> Refusal {
+    Refusal::new(Rejection::PayloadTooLarge, "request body too large")
         .with_details(format!("the request body is larger than {limit} bytes"))
 }
 
-fn check_declared_length(headers: &HeaderMap, limit: usize) -> Check {
+/// Refuses a body that declares (`Content-Length`) more than `limit` bytes, before reading it.
+pub fn check_declared_length(headers: &HeaderMap, limit: usize) -> Check {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -1241,18 +1567,18 @@ fn check_declared_length(headers: &HeaderMap, limit: usize) -> Check {
 
 /// Reads a JSON body (at most `limit` bytes) and deserializes the document's type from it,
 /// checking it against `shape` on the way ([`parse_json`]).
-async fn json_body<T: serde::de::DeserializeOwned>(
+pub async fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     shape: &'static Shape,
-) -> Result<Option<T>, ApiError> {
+) -> Result<Option<T>, Refusal> {
     let bytes = read_body(headers, body, limit).await?;
     json_from_bytes(headers, bytes, shape)
 }
 
 /// Reads a whole request body of at most `limit` bytes.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Refusal> {
     check_declared_length(headers, limit)?;
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_long = std::error::Error::source(&e)
@@ -1260,17 +1586,17 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         if too_long {
             too_large(limit)
         } else {
-            ApiError::invalid_parameter("body", format!("could not be read: {e}"))
+            Refusal::invalid_parameter("body", format!("could not be read: {e}"))
         }
     })
 }
 
 /// A JSON body already read: `None` when empty, else checked against `shape` and deserialized.
-fn json_from_bytes<T: serde::de::DeserializeOwned>(
+pub fn json_from_bytes<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     bytes: Bytes,
     shape: &'static Shape,
-) -> Result<Option<T>, ApiError> {
+) -> Result<Option<T>, Refusal> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -1278,9 +1604,12 @@ fn json_from_bytes<T: serde::de::DeserializeOwned>(
         Some("application/json") => {}
         Some(other) if other.ends_with("+json") => {}
         other => {
-            return Err(ApiError::invalid_parameter(
+            return Err(Refusal::invalid_parameter(
                 "Content-Type",
-                format!("must be application/json, not {}", other.unwrap_or("absent")),
+                format!(
+                    "must be application/json, not {}",
+                    other.unwrap_or("absent")
+                ),
             ));
         }
     }
@@ -1289,7 +1618,7 @@ fn json_from_bytes<T: serde::de::DeserializeOwned>(
 
 /// A raw request body, streamed to the handler: refused at once when it declares more than
 /// `limit` bytes, and cut with an error (the handler's read fails) past them.
-fn limited_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Body, ApiError> {
+pub fn limited_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Body, Refusal> {
     check_declared_length(headers, limit)?;
     Ok(Body::new(http_body_util::Limited::new(body, limit)))
 }
@@ -1297,12 +1626,18 @@ fn limited_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Body, A
 /// An `application/x-www-form-urlencoded` body already read, as the typed value of `shape` (an
 /// object): each pair is a property, typed as its schema says (a number, a boolean, or a string;
 /// a repeated name fills an array), then checked and read as a JSON body is. `None` when empty.
-fn form_from_bytes<T: serde::de::DeserializeOwned>(bytes: Bytes, shape: &'static Shape) -> Result<Option<T>, ApiError> {
+pub fn form_from_bytes<T: serde::de::DeserializeOwned>(
+    bytes: Bytes,
+    shape: &'static Shape,
+) -> Result<Option<T>, Refusal> {
     if bytes.is_empty() {
         return Ok(None);
     }
     let ShapeKind::Object { properties, .. } = &shape.kind else {
-        return Err(ApiError::invalid_parameter("body", "a form body must be an object"));
+        return Err(Refusal::invalid_parameter(
+            "body",
+            "a form body must be an object",
+        ));
     };
     let typed = |kind: Option<&ShapeKind>, text: String| -> serde_json::Value {
         match kind {
@@ -1314,11 +1649,16 @@ fn form_from_bytes<T: serde::de::DeserializeOwned>(bytes: Bytes, shape: &'static
     };
     let mut object = serde_json::Map::new();
     for (name, value) in form_urlencoded::parse(&bytes) {
-        let kind = properties.iter().find(|(n, _)| *n == name).map(|(_, s)| &s.kind);
+        let kind = properties
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| &s.kind);
         match kind {
             Some(ShapeKind::Array { items, .. }) => {
                 let item = typed(items.map(|s| &s.kind), value.into_owned());
-                let list = object.entry(name.into_owned()).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                let list = object
+                    .entry(name.into_owned())
+                    .or_insert_with(|| serde_json::Value::Array(Vec::new()));
                 if let serde_json::Value::Array(list) = list {
                     list.push(item);
                 }
@@ -1328,22 +1668,24 @@ fn form_from_bytes<T: serde::de::DeserializeOwned>(bytes: Bytes, shape: &'static
             }
         }
     }
-    let json = serde_json::to_vec(&serde_json::Value::Object(object)).map_err(ApiError::internal)?;
+    let json = serde_json::to_vec(&serde_json::Value::Object(object)).map_err(Refusal::internal)?;
     parse_json(&json, shape).map(Some)
 }
 
 /// A `text/plain` body already read: `None` when empty, else its text (UTF-8 or refused).
-fn text_from_bytes(bytes: Bytes) -> Result<Option<String>, ApiError> {
+pub fn text_from_bytes(bytes: Bytes) -> Result<Option<String>, Refusal> {
     if bytes.is_empty() {
         return Ok(None);
     }
     String::from_utf8(bytes.to_vec())
         .map(Some)
-        .map_err(|_| ApiError::invalid_parameter("body", "not UTF-8 text"))
+        .map_err(|_| Refusal::invalid_parameter("body", "not UTF-8 text"))
 }
 
-fn missing_body(what: &str) -> ApiError {
-    ApiError::new(REJECT.missing_body, "no request body").with_details(format!("{what} is required"))
+/// The refusal of a required body that is absent (`what` names it).
+pub fn missing_body(what: &str) -> Refusal {
+    Refusal::new(Rejection::MissingBody, "no request body")
+        .with_details(format!("{what} is required"))
 }
 
 /// Why reading an uploaded file part failed.
@@ -1358,7 +1700,9 @@ pub enum FilePartError {
 impl fmt::Display for FilePartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FilePartError::TooLarge(limit) => write!(f, "the request body is larger than {limit} bytes"),
+            FilePartError::TooLarge(limit) => {
+                write!(f, "the request body is larger than {limit} bytes")
+            }
             FilePartError::Malformed(why) => write!(f, "malformed upload: {why}"),
         }
     }
@@ -1366,18 +1710,18 @@ impl fmt::Display for FilePartError {
 
 impl std::error::Error for FilePartError {}
 
-impl From<FilePartError> for ApiError {
+impl From<FilePartError> for Refusal {
     fn from(e: FilePartError) -> Self {
         match e {
             FilePartError::TooLarge(limit) => too_large(limit),
-            FilePartError::Malformed(why) => ApiError::invalid_parameter("body", why),
+            FilePartError::Malformed(why) => Refusal::invalid_parameter("body", why),
         }
     }
 }
 
 /// A file part of a multipart request, handed to the operation as a stream: nothing is buffered
 /// beyond what the HTTP stack holds. Reading it past the operation's body limit yields
-/// [`FilePartError::TooLarge`]; turn errors into the reply with `ApiError::from`.
+/// [`FilePartError::TooLarge`]; turn errors into the reply with `Refusal::from`.
 pub struct FilePart {
     /// The part's file name, if the client sent one.
     pub file_name: Option<String>,
@@ -1404,9 +1748,8 @@ impl Stream for FilePart {
         Pin::new(&mut self.field).poll_next(cx).map(|item| {
             item.map(|chunk| {
                 chunk.map_err(|e| match e {
-                    multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-                        FilePartError::TooLarge(limit)
-                    }
+                    multer::Error::StreamSizeExceeded { .. }
+                    | multer::Error::FieldSizeExceeded { .. } => FilePartError::TooLarge(limit),
                     other => FilePartError::Malformed(other.to_string()),
                 })
             })
@@ -1416,22 +1759,28 @@ impl Stream for FilePart {
 
 /// A multipart request being read part by part: text parts are buffered (small, capped), the
 /// file part is handed on as a [`FilePart`] stream.
-struct MultipartReader {
+pub struct MultipartReader {
     inner: multer::Multipart<'static>,
     limit: usize,
 }
 
 /// Text parts of a multipart body are capped at this size; they are form fields, not files.
-const MAX_TEXT_PART_BYTES: usize = 64 * 1024;
+pub const MAX_TEXT_PART_BYTES: usize = 64 * 1024;
 
-enum NextPart {
+/// The next part [`MultipartReader::next`] found.
+pub enum NextPart {
+    /// A text part: its name and text.
     Text(String, String),
+    /// A file part, streamed.
     File(Box<FilePart>),
+    /// No more parts.
     End,
 }
 
 impl MultipartReader {
-    fn new(headers: &HeaderMap, body: Body, limit: usize) -> Result<Self, ApiError> {
+    /// A reader of the body, refused at once if it declares more than `limit` bytes or is not
+    /// `multipart/form-data` with a boundary.
+    pub fn new(headers: &HeaderMap, body: Body, limit: usize) -> Result<Self, Refusal> {
         check_declared_length(headers, limit)?;
         let content_type = headers
             .get(axum::http::header::CONTENT_TYPE)
@@ -1441,24 +1790,35 @@ impl MultipartReader {
             if content_type.is_empty() {
                 missing_body("a multipart/form-data body")
             } else {
-                ApiError::invalid_parameter("Content-Type", "must be multipart/form-data with a boundary")
+                Refusal::invalid_parameter(
+                    "Content-Type",
+                    "must be multipart/form-data with a boundary",
+                )
             }
         })?;
         let constraints = multer::Constraints::new()
             .size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
-        let inner = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+        let inner =
+            multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
         Ok(MultipartReader { inner, limit })
     }
 
     /// The next part the document names: a file part of `file_parts` (streamed), a text part
     /// of `text_parts` (read whole), or the end. Other parts, text or binary, are skipped unread
     /// (within the body limit): a body with a stray part is read as if it were not there.
-    async fn next(&mut self, file_parts: &[&str], text_parts: &[&str]) -> Result<NextPart, ApiError> {
+    pub async fn next(
+        &mut self,
+        file_parts: &[&str],
+        text_parts: &[&str],
+    ) -> Result<NextPart, Refusal> {
         let limit = self.limit;
-        let map = move |e: multer::Error| -> ApiError {
+        let map = move |e: multer::Error| -> Refusal {
             match e {
-                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => too_large(limit),
-                other => ApiError::invalid_parameter("body", format!("malformed multipart body: {other}")),
+                multer::Error::StreamSizeExceeded { .. }
+                | multer::Error::FieldSizeExceeded { .. } => too_large(limit),
+                other => {
+                    Refusal::invalid_parameter("body", format!("malformed multipart body: {other}"))
+                }
             }
         };
         let field = loop {
@@ -1475,30 +1835,294 @@ impl MultipartReader {
         if file_parts.contains(&name.as_str()) {
             let file_name = field.file_name().map(str::to_string);
             let content_type = field.content_type().map(ToString::to_string);
-            return Ok(NextPart::File(Box::new(FilePart { file_name, content_type, field, limit })));
+            return Ok(NextPart::File(Box::new(FilePart {
+                file_name,
+                content_type,
+                field,
+                limit,
+            })));
         }
         let mut field = field;
         let mut text = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(map)? {
             if text.len() + chunk.len() > MAX_TEXT_PART_BYTES {
-                return Err(ApiError::invalid_parameter(&name, format!("text part larger than {MAX_TEXT_PART_BYTES} bytes")));
+                return Err(Refusal::invalid_parameter(
+                    &name,
+                    format!("text part larger than {MAX_TEXT_PART_BYTES} bytes"),
+                ));
             }
             text.extend_from_slice(&chunk);
         }
-        let text = String::from_utf8(text).map_err(|_| ApiError::invalid_parameter(&name, "not UTF-8"))?;
+        let text =
+            String::from_utf8(text).map_err(|_| Refusal::invalid_parameter(&name, "not UTF-8"))?;
         Ok(NextPart::Text(name, text))
     }
 }
 
-/// Shared state of the generated router.
-struct Shared<A> {
-    api: A,
-    config: RouterConfig,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-type State<A> = axum::extract::State<Arc<Shared<A>>>;
+    const CODE_400: ErrorCode = ErrorCode {
+        code: "E.400",
+        status: 400,
+        meaning: "bad input",
+    };
+    const CODE_401: ErrorCode = ErrorCode {
+        code: "E.401",
+        status: 401,
+        meaning: "no key",
+    };
+    const CODE_SIG: ErrorCode = ErrorCode {
+        code: "E.SIG",
+        status: 401,
+        meaning: "bad signature",
+    };
+    const CODE_500: ErrorCode = ErrorCode {
+        code: "E.500",
+        status: 500,
+        meaning: "oops",
+    };
+    const CODE_OTHER: ErrorCode = ErrorCode {
+        code: "E.OTHER",
+        status: 404,
+        meaning: "other",
+    };
 
-/// Finishes a handler: a refusal of the generated layer is answered with its error body.
-fn finish(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
+    const REJECT: Rejections = Rejections {
+        missing_credential: CODE_401,
+        invalid_parameter: CODE_400,
+        missing_body: CODE_400,
+        payload_too_large: CODE_OTHER,
+        internal: CODE_500,
+        no_route: CODE_OTHER,
+        method_not_allowed: CODE_OTHER,
+        bad_signature: CODE_SIG,
+    };
+
+    static NAME: Shape = Shape {
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(5),
+            pattern: None,
+            allowed: &[],
+        },
+        nullable: false,
+        typed: Typed::No,
+    };
+    static COUNT: Shape = Shape {
+        kind: ShapeKind::Number {
+            integer: true,
+            min: Some((0.0, false)),
+            max: Some((10.0, true)),
+        },
+        nullable: true,
+        typed: Typed::No,
+    };
+    static TAG: Shape = Shape {
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            allowed: &["a", "b"],
+        },
+        nullable: false,
+        typed: Typed::No,
+    };
+    static TAGS: Shape = Shape {
+        kind: ShapeKind::Array {
+            min: None,
+            max: Some(3),
+            items: Some(&TAG),
+        },
+        nullable: false,
+        typed: Typed::No,
+    };
+    static ITEM: Shape = Shape {
+        kind: ShapeKind::Object {
+            required: &["name"],
+            properties: &[
+                ("name", &NAME),
+                ("count", &COUNT),
+                ("tags", &TAGS),
+                ("more", &TAGS),
+            ],
+            closed: true,
+            combined: Some((&["tags", "more"], 4)),
+        },
+        nullable: false,
+        typed: Typed::No,
+    };
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+        count: Option<i64>,
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        more: Vec<String>,
+    }
+
+    /// The refusal's details for `body`, or `None` when it is accepted.
+    fn refused(body: &str) -> Option<String> {
+        match parse_json::<Item>(body.as_bytes(), &ITEM) {
+            Ok(_) => None,
+            Err(refusal) => {
+                assert_eq!(refusal.code(&REJECT), CODE_400, "{refusal}");
+                refusal.details
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_the_shape_allows_is_accepted() {
+        assert_eq!(
+            refused(r#"{"name":"ab","count":3,"tags":["a"],"more":["b","b"]}"#),
+            None
+        );
+        assert_eq!(
+            refused(r#"{"name":"ab","count":null}"#),
+            None,
+            "count is nullable"
+        );
+    }
+
+    #[test]
+    fn each_constraint_is_refused_naming_the_value_at_fault() {
+        let cases = [
+            (r#"{"name":""}"#, "name: shorter than 1 characters"),
+            (r#"{"name":"abcdef"}"#, "name: longer than 5 characters"),
+            (r#"{"name":7}"#, "name: must be a string"),
+            (r#"{"name":null}"#, "name: must be a string"),
+            (
+                r#"{"name":"a","count":10}"#,
+                "count: greater than or equal to 10",
+            ),
+            (r#"{"name":"a","count":-1}"#, "count: less than 0"),
+            (r#"{"name":"a","count":1.5}"#, "count: must be an integer"),
+            (r#"{"name":"a","tags":["c"]}"#, "tags[0]: not one of a, b"),
+            (
+                r#"{"name":"a","tags":["a","a","a","a"]}"#,
+                "tags: more than 3 items (4)",
+            ),
+            (
+                r#"{"name":"a","other":1}"#,
+                "other: is not a field of this object",
+            ),
+            (r#"{"count":1}"#, "name: is required"),
+        ];
+        for (body, expected) in cases {
+            let details = refused(body).unwrap_or_else(|| panic!("{body} was accepted"));
+            assert!(
+                details.starts_with(expected),
+                "{body}: {details:?}, expected {expected:?}"
+            );
+        }
+        let combined = refused(r#"{"name":"a","tags":["a","a","a"],"more":["b","b"]}"#)
+            .expect("five items in tags and more together");
+        assert!(
+            combined.contains("together hold more than 4 items (5)"),
+            "{combined}"
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_an_invalid_body_not_a_panic() {
+        for body in ["", "{", "[1,2", "{\"name\":\"a\"} trailing", "\u{0}"] {
+            let details = refused(body).unwrap_or_else(|| panic!("{body:?} was accepted"));
+            assert!(details.starts_with("body:"), "{body:?}: {details}");
+        }
+    }
+
+    #[test]
+    fn refusals_take_the_documents_codes_and_meanings() {
+        let signature = Refusal::meaning(Rejection::BadSignature);
+        assert_eq!(signature.code(&REJECT), CODE_SIG);
+        assert_eq!(signature.message, None, "the code's meaning is the message");
+        assert_eq!(Refusal::listed(CODE_OTHER).code(&REJECT), CODE_OTHER);
+        let internal = Refusal::internal("disk on fire");
+        assert_eq!(internal.code(&REJECT), CODE_500);
+        assert_eq!(internal.internal.as_deref(), Some("disk on fire"));
+        assert!(
+            !internal.details.unwrap_or_default().contains("fire"),
+            "the cause is never sent"
+        );
+    }
+
+    #[test]
+    fn api_keys_are_checked_for_presence_then_length() {
+        let mut headers = HeaderMap::new();
+        let kind = |r: Result<Credential, Refusal>| r.map(|_| ()).map_err(|e| e.code(&REJECT));
+        assert_eq!(
+            kind(extract_api_key(&headers, "x-key", 2, 4)),
+            Err(CODE_401)
+        );
+        headers.insert("x-key", HeaderValue::from_static("a"));
+        assert_eq!(
+            kind(extract_api_key(&headers, "x-key", 2, 4)),
+            Err(CODE_401),
+            "too short"
+        );
+        headers.insert("x-key", HeaderValue::from_static("abcde"));
+        assert_eq!(
+            kind(extract_api_key(&headers, "x-key", 2, 4)),
+            Err(CODE_400),
+            "too long"
+        );
+        headers.insert("x-key", HeaderValue::from_static("abc"));
+        assert_eq!(
+            extract_api_key(&headers, "x-key", 2, 4).ok(),
+            Some(Credential::Key("abc".into()))
+        );
+    }
+
+    #[test]
+    fn the_error_body_is_cut_to_the_documents_lengths() {
+        static SHAPE: ErrorBodyShape = ErrorBodyShape {
+            code: BodyField {
+                name: "c",
+                max_chars: 10,
+            },
+            message: BodyField {
+                name: "m",
+                max_chars: 5,
+            },
+            details: None,
+            request_id: BodyField {
+                name: "r",
+                max_chars: 64,
+            },
+            request_id_header: "x-request-id",
+        };
+        let response = error_response(&SHAPE, CODE_400, "message", Some("détails longs"), None);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let body = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), 1024))
+            .expect("a small body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["c"], "E.400");
+        // No details field: the details take the message's place, cut to its 5 characters.
+        assert_eq!(body["m"], "détai");
+        assert_eq!(
+            body["r"].as_str().map(str::len),
+            Some(32),
+            "a fresh request id"
+        );
+    }
+
+    #[test]
+    fn locations_print_as_a_path() {
+        let root = Loc::Root("");
+        let apps = Loc::Field(&root, "apps");
+        let third = Loc::Index(&apps, 2);
+        let id = Loc::Field(&third, "id");
+        assert_eq!(id.to_string(), "apps[2].id");
+        assert_eq!(root.to_string(), "body");
+        assert_eq!(Loc::Root("query prefix").to_string(), "query prefix");
+    }
 }
