@@ -1,21 +1,28 @@
 //! Generates the client and the server stubs from the OpenAPI documents into `OUT_DIR`.
 //! Glue only: the generator is the `roma-assets-codegen` library, shared with `cargo xtask generate`.
 //!
-//! `openapi/roma-assets.yaml` becomes `OUT_DIR/{contract,client,server}.rs`, included by the library;
-//! the tests' fixture documents become `OUT_DIR/fixture/` and `OUT_DIR/plain/`, included by tests.
+//! Each document of `openapi/documents.txt` becomes `{contract,client,server}.rs` in its
+//! subdirectory of `OUT_DIR`: `openapi/roma-assets.yaml` at the top (included by the library),
+//! the tests' fixture documents in `OUT_DIR/fixture/` and `OUT_DIR/plain/` (included by tests).
 
 use std::{env, fs, path::Path};
 
-const SPECS: [(&str, &str); 3] = [
-    ("openapi/roma-assets.yaml", ""),
-    ("tests/fixtures/bookshelf.yaml", "fixture"),
-    ("tests/fixtures/plain.yaml", "plain"),
-];
+/// The list of documents: `path name subdirectory` lines, `#` comments.
+const DOCUMENTS: &str = "openapi/documents.txt";
 
 fn main() {
     seeds_cfg();
     let out = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    for (spec_path, subdir) in SPECS {
+    println!("cargo:rerun-if-changed={DOCUMENTS}");
+    let list = fs::read_to_string(DOCUMENTS).unwrap_or_else(|e| panic!("reading {DOCUMENTS}: {e}"));
+    for line in list
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [spec_path, _name, subdir] = fields[..] else {
+            panic!("{DOCUMENTS}: `{line}` is not `path name subdirectory`");
+        };
         println!("cargo:rerun-if-changed={spec_path}");
         let text =
             fs::read_to_string(spec_path).unwrap_or_else(|e| panic!("reading {spec_path}: {e}"));

@@ -1,8 +1,16 @@
-//! The generated code, pinned: one insta snapshot per document × (contract, client, server), the same
-//! files `cargo xtask generate` writes. A spec or generator change shows up as a snapshot diff
-//! in the same commit; in CI (`CI=true`) a missing or changed snapshot fails.
+//! The generated code, pinned: one insta snapshot per document of `openapi/documents.txt` ×
+//! (contract, client, server), the same files `cargo xtask generate` writes. A spec or generator
+//! change shows up as a snapshot diff in the same commit; in CI (`CI=true`) a missing or changed
+//! snapshot fails.
 
 use std::path::Path;
+
+/// (path, snapshot name) of every document of `openapi/documents.txt`, read as the xtask does.
+fn documents() -> Vec<(String, String)> {
+    let documents = xtask::documents(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the list");
+    assert!(documents.len() >= 3, "{documents:?}");
+    documents
+}
 
 fn generate(spec_path: &str) -> roma_assets_codegen::Generated {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -12,34 +20,26 @@ fn generate(spec_path: &str) -> roma_assets_codegen::Generated {
 }
 
 #[test]
-fn roma_assets_generated_code_matches_the_snapshots() {
-    let generated = generate("openapi/roma-assets.yaml");
-    let code = generated.contract;
-    insta::assert_snapshot!("roma_assets_contract", code);
-    let code = generated.client;
-    insta::assert_snapshot!("roma_assets_client", code);
-    let code = generated.server;
-    insta::assert_snapshot!("roma_assets_server", code);
-}
-
-#[test]
-fn fixture_generated_code_matches_the_snapshots() {
-    let generated = generate("tests/fixtures/bookshelf.yaml");
-    let code = generated.contract;
-    insta::assert_snapshot!("fixture_contract", code);
-    let code = generated.client;
-    insta::assert_snapshot!("fixture_client", code);
-    let code = generated.server;
-    insta::assert_snapshot!("fixture_server", code);
+fn generated_code_matches_the_snapshots() {
+    for (path, name) in documents() {
+        let generated = generate(&path);
+        for (part, code) in [
+            ("contract", generated.contract),
+            ("client", generated.client),
+            ("server", generated.server),
+        ] {
+            insta::assert_snapshot!(format!("{name}_{part}"), code);
+        }
+    }
 }
 
 #[test]
 fn generation_is_deterministic() {
-    for spec in ["openapi/roma-assets.yaml", "tests/fixtures/bookshelf.yaml"] {
+    for (path, _) in documents() {
         assert_eq!(
-            generate(spec),
-            generate(spec),
-            "{spec} generated two different outputs"
+            generate(&path),
+            generate(&path),
+            "{path} generated two different outputs"
         );
     }
 }

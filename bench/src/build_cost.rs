@@ -225,26 +225,25 @@ fn time_codegen_optimized(ws: &Path) -> Result<Vec<f64>, String> {
 fn committed_variant(ws: &Path, ws_target: &Path, to: &Path) -> Result<(), String> {
     copy_dir(ws, to)?;
     let out_dir = newest_out_dir(ws_target)?;
-    let generated = to.join("generated");
-    std::fs::create_dir_all(generated.join("fixture"))
-        .map_err(|e| format!("creating {}: {e}", generated.display()))?;
-    for file in [
-        "client.rs",
-        "server.rs",
-        "fixture/client.rs",
-        "fixture/server.rs",
-    ] {
-        std::fs::copy(out_dir.join(file), generated.join(file))
-            .map_err(|e| format!("copying generated {file}: {e}"))?;
-    }
+    // Every generated file, whatever the list of documents: `OUT_DIR` holds nothing else.
+    copy_dir(&out_dir, &to.join("generated"))?;
     write(
         &to.join("build.rs"),
         r#"fn main() {
-    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    std::fs::create_dir_all(format!("{out}/fixture")).expect("creating OUT_DIR/fixture");
-    for file in ["client.rs", "server.rs", "fixture/client.rs", "fixture/server.rs"] {
-        std::fs::copy(format!("generated/{file}"), format!("{out}/{file}")).expect("copying");
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).expect("creating a directory of OUT_DIR");
+        for entry in std::fs::read_dir(from).expect("reading generated/") {
+            let path = entry.expect("an entry").path();
+            let target = to.join(path.file_name().expect("a name"));
+            if path.is_dir() {
+                copy(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).expect("copying");
+            }
+        }
     }
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    copy(std::path::Path::new("generated"), std::path::Path::new(&out));
     println!("cargo:rerun-if-changed=generated");
 }
 "#,

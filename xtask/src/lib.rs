@@ -3,11 +3,26 @@
 
 use std::path::{Path, PathBuf};
 
-/// The OpenAPI documents and the snapshot name stem of each.
-pub const SPECS: [(&str, &str); 2] = [
-    ("openapi/roma-assets.yaml", "roma_assets"),
-    ("tests/fixtures/bookshelf.yaml", "fixture"),
-];
+/// The list of documents (`path name subdirectory` lines), shared with `build.rs` and
+/// `tests/generated.rs`.
+pub const DOCUMENTS: &str = "openapi/documents.txt";
+
+/// The documents of [`DOCUMENTS`] under `root`: (path, snapshot name) of each.
+pub fn documents(root: &Path) -> Result<Vec<(String, String)>, String> {
+    let list = std::fs::read_to_string(root.join(DOCUMENTS))
+        .map_err(|e| format!("reading {DOCUMENTS}: {e}"))?;
+    list.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [path, name, _subdir] => Ok((path.to_string(), name.to_string())),
+                _ => Err(format!(
+                    "{DOCUMENTS}: `{line}` is not `path name subdirectory`"
+                )),
+            },
+        )
+        .collect()
+}
 
 /// The insta test file whose snapshots the xtask writes (insta names files `<test file>__<name>.snap`).
 const SNAPSHOT_TEST: &str = "generated";
@@ -23,8 +38,8 @@ pub struct Artifact {
 /// Every generated file, from the documents under `root`.
 pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
     let mut out = Vec::new();
-    for (spec_path, stem) in SPECS {
-        let text = std::fs::read_to_string(root.join(spec_path))
+    for (spec_path, stem) in documents(root)? {
+        let text = std::fs::read_to_string(root.join(&spec_path))
             .map_err(|e| format!("reading {spec_path}: {e}"))?;
         let spec: openapiv3::OpenAPI =
             yaml_serde::from_str(&text).map_err(|e| format!("parsing {spec_path}: {e}"))?;
