@@ -17,6 +17,8 @@ struct Target {
     what: &'static str,
     package: &'static str,
     test: &'static str,
+    /// Features the test needs (`required-features`), or "".
+    features: &'static str,
 }
 
 const TARGETS: &[Target] = &[
@@ -24,16 +26,25 @@ const TARGETS: &[Target] = &[
         what: "Authorization parser and signature",
         package: "roma-assets-runtime",
         test: "fuzz_signature",
+        features: "",
+    },
+    Target {
+        what: "JSON shape checker",
+        package: "roma-assets-runtime",
+        test: "fuzz_json",
+        features: "server",
     },
     Target {
         what: "package reader",
         package: "roma-assets",
         test: "fuzz_package",
+        features: "",
     },
     Target {
         what: "request layer (in-process server)",
         package: "roma-assets",
         test: "fuzz_requests",
+        features: "",
     },
 ];
 
@@ -69,6 +80,7 @@ pub fn run(root: &Path, args: &[String]) -> ExitCode {
             let output = Command::new(env!("CARGO"))
                 .current_dir(root)
                 .args(["test", "-q", "-p", target.package, "--test", target.test])
+                .args(["--features", target.features])
                 .args(release.then_some("--release"))
                 .env("PROPTEST_CASES", CASES_PER_ROUND.to_string())
                 .output();
