@@ -14,7 +14,9 @@ use super::model::{
 };
 use super::store::{AppFilter, InstanceRow, TaskFilter};
 use crate::contract::types;
-use crate::server::{ApiError, ImportAssetParams, ListAppsParams, ListTasksParams};
+use crate::server::{
+    ApiError, ImportAssetParams, ListAppsParams, ListInstancesParams, ListTasksParams,
+};
 
 /// The scope of a request: its project and instance.
 pub fn scope(project_id: &str, instance_id: &str) -> Scope {
@@ -33,6 +35,15 @@ pub fn time(t: DateTime<Utc>) -> DateTime<Utc> {
 /// document's bounds (offset >= 0, 1 <= limit <= 500).
 pub fn page(offset: i64, limit: i64) -> (u64, u64) {
     (offset.max(0) as u64, limit.max(1) as u64)
+}
+
+/// ListInstances' page, or `None` when its `status` keeps none (every instance here runs).
+pub fn instance_page(params: &ListInstancesParams) -> Option<(u64, u64)> {
+    let nobody = params
+        .status
+        .as_deref()
+        .is_some_and(|status| status != "RUNNING");
+    (!nobody).then(|| (params.offset.max(0) as u64, params.limit.max(0) as u64))
 }
 
 impl From<types::ImportAssetMode> for ImportMode {

@@ -520,18 +520,12 @@ impl Service {
         params: ListInstancesParams,
     ) -> Result<ListInstancesReply, ApiError> {
         self.authorize(&credential, &params.project_id)?;
-        let (offset, limit) = (params.offset.max(0) as u64, params.limit.max(0) as u64);
-        let nobody = params
-            .status
-            .as_deref()
-            .is_some_and(|status| status != "RUNNING");
+        let page = convert::instance_page(&params);
         let store = self.inner.store.clone();
         let project = params.project_id.to_string();
-        let (total, rows) = blocking(move || {
-            if nobody {
-                return Ok((0, Vec::new()));
-            }
-            store.list_instances(&project, offset, limit)
+        let (total, rows) = blocking(move || match page {
+            Some((offset, limit)) => store.list_instances(&project, offset, limit),
+            None => Ok((0, Vec::new())),
         })
         .await?
         .map_err(ApiError::internal)?;
