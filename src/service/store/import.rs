@@ -65,7 +65,7 @@ pub(super) fn apply(
     let at = ts(&now());
     let mut counts = ImportCounts::default();
     let (app_ids, created, updated) = app_half.write(&tx, scope, request, |index, target| {
-        Ok(match target {
+        match target {
             Target::Existing(id) => tx.execute(
                 "UPDATE apps SET description = ?1, updated_at = ?2
                  WHERE project_id = ?3 AND instance_id = ?4 AND id = ?5",
@@ -91,7 +91,8 @@ pub(super) fn apply(
                     App::new_key()
                 ],
             )?,
-        })
+        };
+        Ok(())
     })?;
     (counts.apps_created, counts.apps_updated) = (created, updated);
     // package app id -> id of that app in this instance
@@ -113,7 +114,7 @@ pub(super) fn apply(
         let asset = feed.task(index).map_err(StoreError::Feed)?;
         let (source, target_settings) = (asset.source.to_string(), asset.target.to_string());
         let (task_type, task_tag) = (asset.task_type.as_str(), asset.task_tag.as_str());
-        Ok(match target {
+        match target {
             Target::Existing(id) => tx.execute(
                 "UPDATE tasks SET app_id = ?1, source = ?2, target = ?3, updated_at = ?4,
                                   task_type = ?8, task_tag = ?9, version = version + 1
@@ -147,7 +148,8 @@ pub(super) fn apply(
                     task_tag
                 ],
             )?,
-        })
+        };
+        Ok(())
     })?;
     (counts.tasks_created, counts.tasks_updated) = (created, updated);
     tx.commit()?;
@@ -234,7 +236,7 @@ impl Half<'_> {
         tx: &Transaction<'_>,
         scope: &Scope,
         request: &ImportRequest,
-        mut put: impl FnMut(usize, Target<'_>) -> Result<usize, StoreError>,
+        mut put: impl FnMut(usize, Target<'_>) -> Result<(), StoreError>,
     ) -> Result<(Vec<String>, u64, u64), StoreError> {
         let (mut ids, mut created, mut updated) = (Vec::with_capacity(self.assets.len()), 0, 0);
         for (index, &(_, name, _)) in self.assets.iter().enumerate() {
