@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{ArgGroup, Args};
 use serde::Serialize;
 
 use super::common::{CliError, ClientArgs, Done, TokenArg, WaitArgs};
@@ -66,8 +67,8 @@ pub struct ImportArgs {
     pub upload_name: Option<String>,
     /// AddNew: every asset is created, an existing name fails the job. Merge: existing names
     /// are overwritten. The server's default is AddNew.
-    #[arg(long, value_enum)]
-    pub mode: Option<Mode>,
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Option<types::ImportAssetMode>,
     /// Joined in front of every imported application and task name (at most 32 letters,
     /// digits, - and _).
     #[arg(long)]
@@ -76,24 +77,13 @@ pub struct ImportArgs {
     pub wait: WaitArgs,
 }
 
-/// The import modes, spelled as the API spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// Create every asset; an existing name fails the job.
-    #[value(name = "AddNew")]
-    AddNew,
-    /// Overwrite assets whose name exists, create the rest.
-    #[value(name = "Merge")]
-    Merge,
-}
-
-impl From<Mode> for types::ImportAssetMode {
-    fn from(mode: Mode) -> Self {
-        match mode {
-            Mode::AddNew => types::ImportAssetMode::AddNew,
-            Mode::Merge => types::ImportAssetMode::Merge,
-        }
-    }
+/// `--mode`: the API's import modes (the contract's type), spelled as the API spells them.
+fn mode_parser() -> impl TypedValueParser<Value = types::ImportAssetMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("AddNew").help("Create every asset; an existing name fails the job"),
+        PossibleValue::new("Merge").help("Overwrite assets whose name exists, create the rest"),
+    ])
+    .try_map(|mode| mode.parse::<types::ImportAssetMode>())
 }
 
 /// Options of `job`.
@@ -210,7 +200,7 @@ pub async fn import(args: ImportArgs, conn: &ClientArgs) -> Result<Done, CliErro
         })?
         .len();
     let options = ImportOptions {
-        mode: args.mode.map(Into::into),
+        mode: args.mode,
         prefix: args.prefix.clone(),
         upload_name: args.upload_name.clone(),
     };
@@ -398,4 +388,20 @@ async fn download(
         .await;
     bar.finish_and_clear();
     Ok(result?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_offered_is_one_of_the_contract() {
+        let cmd = clap::Command::new("t");
+        for value in mode_parser().possible_values().expect("a list") {
+            let mode = mode_parser()
+                .parse_ref(&cmd, None, std::ffi::OsStr::new(value.get_name()))
+                .expect("parses");
+            assert_eq!(mode.to_string(), value.get_name());
+        }
+    }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::service::auth::{Credentials, random_key, random_token};
+use crate::service::demo::{DEMO_APP_IDS, DEMO_TASK_IDS};
 use crate::service::package::PackageLimits;
-use crate::service::store::{DEMO_APP_IDS, DEMO_TASK_IDS};
 use crate::service::{Service, ServiceConfig};
 
 /// The demo project and instance `--demo` seeds.

@@ -2,7 +2,9 @@
 //! repeat most (they poll it), and answering it from SQLite cost a blocking-pool hand-off, a lock
 //! and a query per poll (the reference server answered 0.24× the status requests of a constant
 //! handler; see BENCHMARKS.md). [`CachedStore`] wraps any [`Store`] and keeps the jobs it saw,
-//! so [`Store::cached_job`] answers without blocking.
+//! so [`CachedStore::cached_job`] answers without blocking. Its two methods beyond the trait
+//! (that one, and [`CachedStore::note_progress`] for an import's steps) are the cache's own: the
+//! service and the job runner hold a `CachedStore`, not a bare `Store`.
 //!
 //! The store stays the source of truth: every job write goes to it first, and the cached copy is
 //! then read back from it, both under the cache's lock, so a status request never sees the two
@@ -14,19 +16,21 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::RwLock;
 
-use super::model::{App, AppAsset, Job, JobKind, JobStatus, Scope, Task};
+use super::model::{App, AppAsset, ImportRequest, Job, JobKind, JobStatus, Scope, Task, TaskFeed};
 use super::store::{
-    AppFilter, DeleteOutcome, ImportMode, ImportOutcome, InstanceRow, JobOutcome, Store,
-    StoreError, TaskFeed, TaskFilter,
+    AppFilter, DeleteOutcome, ImportOutcome, InstanceRow, JobOutcome, Store, StoreError, TaskFilter,
 };
 
 /// How many jobs [`CachedStore`] keeps by default (the oldest go first).
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// A [`Store`] whose jobs are also kept in memory. See the module comment.
-pub struct CachedStore<S> {
-    inner: S,
+///
+/// `S` may be unsized: an `Arc<CachedStore<SqliteStore>>` coerces to the service's
+/// `Arc<CachedStore<dyn Store>>`.
+pub struct CachedStore<S: ?Sized> {
     jobs: RwLock<Jobs>,
+    inner: S,
 }
 
 #[derive(Default)]
@@ -76,6 +80,30 @@ impl<S: Store> CachedStore<S> {
             }),
         }
     }
+}
+
+impl<S: Store + ?Sized> CachedStore<S> {
+    /// The job, if it is held in memory: answered without blocking, so callable on the async
+    /// request path. `None` means "ask [`Store::get_job`]", not "no such job".
+    pub fn cached_job(&self, scope: &Scope, job_id: &str) -> Option<Job> {
+        let jobs = self.jobs.read().unwrap_or_else(|e| e.into_inner());
+        jobs.by_id
+            .get(job_id)
+            .filter(|job| &job.scope == scope)
+            .cloned()
+    }
+
+    /// A running job's progress as polls should see it now, in memory only: for the steps of
+    /// a job that runs inside a transaction (an import's tasks), where a store write would wait
+    /// for that transaction. [`Store::set_progress`] and the job's end are what is stored.
+    pub fn note_progress(&self, job_id: &str, progress: f64) {
+        let mut jobs = self.write();
+        if let Some(job) = jobs.by_id.get_mut(job_id)
+            && job.status == JobStatus::Running
+        {
+            job.progress = progress.clamp(0.0, 1.0);
+        }
+    }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Jobs> {
         // A panic while holding the lock leaves a consistent map (every update is one insert or
@@ -105,7 +133,7 @@ impl<S: Store> CachedStore<S> {
     }
 }
 
-impl<S: Store> Store for CachedStore<S> {
+impl<S: Store + ?Sized> Store for CachedStore<S> {
     fn list_apps(
         &self,
         scope: &Scope,
@@ -169,15 +197,6 @@ impl<S: Store> Store for CachedStore<S> {
         self.write_through(job_id, |store| store.set_progress(job_id, progress))
     }
 
-    fn note_progress(&self, job_id: &str, progress: f64) {
-        let mut jobs = self.write();
-        if let Some(job) = jobs.by_id.get_mut(job_id)
-            && job.status == JobStatus::Running
-        {
-            job.progress = progress.clamp(0.0, 1.0);
-        }
-    }
-
     fn finish_job(&self, job_id: &str, outcome: JobOutcome) -> Result<(), StoreError> {
         self.write_through(job_id, |store| store.finish_job(job_id, outcome))
     }
@@ -195,24 +214,18 @@ impl<S: Store> Store for CachedStore<S> {
         Ok(job)
     }
 
-    fn cached_job(&self, scope: &Scope, job_id: &str) -> Option<Job> {
-        let jobs = self.jobs.read().unwrap_or_else(|e| e.into_inner());
-        jobs.by_id
-            .get(job_id)
-            .filter(|job| &job.scope == scope)
-            .cloned()
-    }
-
-    fn apply_import_feed(
+    fn apply_import(
         &self,
         scope: &Scope,
-        mode: ImportMode,
-        prefix: &str,
+        request: &ImportRequest,
         apps: &[AppAsset],
         tasks: &mut dyn TaskFeed,
     ) -> Result<ImportOutcome, StoreError> {
-        self.inner
-            .apply_import_feed(scope, mode, prefix, apps, tasks)
+        self.inner.apply_import(scope, request, apps, tasks)
+    }
+
+    fn insert_assets(&self, scope: &Scope, apps: &[App], tasks: &[Task]) -> Result<(), StoreError> {
+        self.inner.insert_assets(scope, apps, tasks)
     }
 
     fn register_archive(
@@ -245,10 +258,6 @@ impl<S: Store> Store for CachedStore<S> {
         }
         result
     }
-
-    fn seed_demo(&self, scope: &Scope) -> Result<(), StoreError> {
-        self.inner.seed_demo(scope)
-    }
 }
 
 #[cfg(test)]
@@ -256,7 +265,6 @@ mod tests {
     use super::*;
     use crate::service::model::{Reason, ResourceType};
     use crate::service::store::SqliteStore;
-    use crate::service::store::TaskFeed;
 
     fn scope(project: &str) -> Scope {
         Scope {
@@ -426,15 +434,17 @@ mod tests {
         fn get_job(&self, s: &Scope, id: &str) -> Result<Option<Job>, StoreError> {
             self.inner.get_job(s, id)
         }
-        fn apply_import_feed(
+        fn apply_import(
             &self,
             s: &Scope,
-            m: ImportMode,
-            p: &str,
+            r: &ImportRequest,
             a: &[AppAsset],
             t: &mut dyn TaskFeed,
         ) -> Result<ImportOutcome, StoreError> {
-            self.inner.apply_import_feed(s, m, p, a, t)
+            self.inner.apply_import(s, r, a, t)
+        }
+        fn insert_assets(&self, s: &Scope, a: &[App], t: &[Task]) -> Result<(), StoreError> {
+            self.inner.insert_assets(s, a, t)
         }
         fn register_archive(&self, s: &Scope, a: &str, j: &str, p: &str) -> Result<(), StoreError> {
             self.inner.register_archive(s, a, j, p)
@@ -444,9 +454,6 @@ mod tests {
         }
         fn fail_running_jobs(&self, r: &str) -> Result<u64, StoreError> {
             self.inner.fail_running_jobs(r)
-        }
-        fn seed_demo(&self, s: &Scope) -> Result<(), StoreError> {
-            self.inner.seed_demo(s)
         }
     }
 

@@ -1,17 +1,148 @@
 //! Between the wire (the document's generated types and parameters) and the domain
-//! ([`super::model`], the store's filters). The service's handlers call these; nothing here
-//! touches the store.
+//! ([`super::model`], the store's filters): every match between the two spellings of a value is
+//! here, once. The service's handlers call these; nothing here touches the store.
 //!
 //! A stored value that does not fit the document (a name longer than its `maxLength`) is a
 //! server bug, answered as a 500 naming the field, never sent.
 
+use chrono::{DateTime, SubsecRound, Utc};
 use sha2::Digest;
 
-use super::jobs::ExportRequest;
-use super::model::{App, JobKind, Task, TaskType};
-use super::store::{InstanceRow, TaskFilter};
+use super::model::{
+    App, ExportRequest, ImportMode, ImportRequest, Job, JobKind, JobStatus, ResourceType, Scope,
+    Task, TaskType,
+};
+use super::store::{AppFilter, InstanceRow, TaskFilter};
 use crate::contract::types;
-use crate::server::{ApiError, ListTasksParams};
+use crate::server::{
+    ApiError, ImportAssetParams, ListAppsParams, ListInstancesParams, ListTasksParams,
+};
+
+/// The scope of a request: its project and instance.
+pub fn scope(project_id: &str, instance_id: &str) -> Scope {
+    Scope {
+        project_id: project_id.to_string(),
+        instance_id: instance_id.to_string(),
+    }
+}
+
+/// A time as the document's date-times carry it: whole seconds.
+pub fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(0)
+}
+
+/// A page's offset and limit as the store takes them. The generated layer enforced the
+/// document's bounds (offset >= 0, 1 <= limit <= 500).
+pub fn page(offset: i64, limit: i64) -> (u64, u64) {
+    (offset.max(0) as u64, limit.max(1) as u64)
+}
+
+/// ListInstances' page, or `None` when its `status` keeps none (every instance here runs).
+pub fn instance_page(params: &ListInstancesParams) -> Option<(u64, u64)> {
+    let nobody = params
+        .status
+        .as_deref()
+        .is_some_and(|status| status != "RUNNING");
+    (!nobody).then(|| (params.offset.max(0) as u64, params.limit.max(0) as u64))
+}
+
+impl From<types::ImportAssetMode> for ImportMode {
+    fn from(mode: types::ImportAssetMode) -> Self {
+        match mode {
+            types::ImportAssetMode::AddNew => ImportMode::AddNew,
+            types::ImportAssetMode::Merge => ImportMode::Merge,
+        }
+    }
+}
+
+impl From<ImportMode> for types::ImportAssetMode {
+    fn from(mode: ImportMode) -> Self {
+        match mode {
+            ImportMode::AddNew => types::ImportAssetMode::AddNew,
+            ImportMode::Merge => types::ImportAssetMode::Merge,
+        }
+    }
+}
+
+/// ImportAsset's query as an import job's request (no prefix: an empty one).
+pub fn import_request(params: &ImportAssetParams) -> ImportRequest {
+    ImportRequest {
+        mode: params.mode.into(),
+        prefix: params
+            .prefix
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// ListApps' query as the store's filter, or `None` when it keeps nothing. One user owns every
+/// application of a project with every role, so `owner=false` (shared by others) and a
+/// `user_name` other than the project's user keep nothing, and any `auth_role` keeps all.
+pub fn app_filter(params: &ListAppsParams) -> Option<AppFilter> {
+    let nobody = params.owner == Some(false)
+        || params
+            .user_name
+            .as_deref()
+            .is_some_and(|user| user != user_name(&params.project_id));
+    (!nobody).then(|| AppFilter {
+        name: params.name.clone(),
+        favorite: params.favorite,
+    })
+}
+
+/// A job as CheckAssetJobStatus sends it.
+pub fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, ApiError> {
+    let unfit =
+        |e: String| ApiError::internal(format!("a stored job does not fit the document: {e}"));
+    let reasons = job
+        .reasons
+        .into_iter()
+        .map(|r| {
+            Ok(types::AssetJobReason {
+                resource_type: match r.resource_type {
+                    ResourceType::Application => types::AssetJobReasonResourceType::Application,
+                    ResourceType::Task => types::AssetJobReasonResourceType::Task,
+                },
+                resource_name: r
+                    .resource_name
+                    .try_into()
+                    .map_err(|e| format!("resource_name: {e}"))?,
+                error_code: r
+                    .error_code
+                    .try_into()
+                    .map_err(|e| format!("error_code: {e}"))?,
+                error_msg: r
+                    .error_msg
+                    .try_into()
+                    .map_err(|e| format!("error_msg: {e}"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(unfit)?;
+    Ok(types::CheckAssetJobStatusResponse {
+        id: job.id.try_into().map_err(|e| unfit(format!("id: {e}")))?,
+        type_: match job.kind {
+            JobKind::Export => types::CheckAssetJobStatusResponseType::ExportAsset,
+            JobKind::Import => types::CheckAssetJobStatusResponseType::ImportAsset,
+            JobKind::Delete => types::CheckAssetJobStatusResponseType::DeleteAsset,
+        },
+        status: match job.status {
+            JobStatus::Running => types::CheckAssetJobStatusResponseStatus::Running,
+            JobStatus::Succeeded => types::CheckAssetJobStatusResponseStatus::Succeeded,
+            JobStatus::Failed => types::CheckAssetJobStatusResponseStatus::Failed,
+        },
+        reasons,
+        progress_percent: job.progress.clamp(0.0, 1.0),
+        archive_id: job
+            .archive_id
+            .map(TryInto::try_into)
+            .transpose()
+            .map_err(|e| unfit(format!("archive_id: {e}")))?,
+        begin_time: time(job.begin_time),
+        end_time: job.end_time.map(time),
+    })
+}
 
 /// The one user of a project on the reference server: named after the project.
 pub fn user_name(project: &types::ProjectId) -> &str {
@@ -51,8 +182,8 @@ pub fn app_info(app: App, project: &types::ProjectId) -> Result<types::ServerApp
             Role::Modify,
             Role::Admin,
         ],
-        create_time: super::time(app.created_at),
-        update_time: super::time(app.updated_at),
+        create_time: time(app.created_at),
+        update_time: time(app.updated_at),
         created_user: user.clone(),
         last_updated_user: user,
         owner: true,
@@ -86,7 +217,7 @@ pub fn task_bean(task: Task, instance: &str) -> Result<types::BriefTaskRespBean,
             TaskType::Timing => Kind::Timing,
         },
         status: i64::from(task.running),
-        created_date: super::time(task.created_at),
+        created_date: time(task.created_at),
         version: fit("task version", task.version.to_string())?,
         last_modified_time: u64::try_from(task.updated_at.timestamp_millis())
             .ok()
@@ -172,8 +303,8 @@ pub fn instance(row: InstanceRow, project: &types::ProjectId) -> types::RomaInst
         error_msg: None,
         charge_type: types::RomaInstanceChargeType::PostPaid,
         project_id: project.to_string(),
-        create_time: super::time(row.created_at),
-        update_time: super::time(row.updated_at),
+        create_time: time(row.created_at),
+        update_time: time(row.updated_at),
         maintain_begin: None,
         maintain_end: None,
         available_zone_ids: Vec::new(),
@@ -187,5 +318,24 @@ pub fn job_type(kind: JobKind) -> &'static str {
         JobKind::Export => "exportAsset",
         JobKind::Import => "importAsset",
         JobKind::Delete => "deleteAsset",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_modes_convert_both_ways() {
+        for mode in [
+            types::ImportAssetMode::AddNew,
+            types::ImportAssetMode::Merge,
+        ] {
+            assert_eq!(types::ImportAssetMode::from(ImportMode::from(mode)), mode);
+        }
+        assert_eq!(
+            ImportMode::from(types::ImportAssetMode::default()),
+            ImportMode::default()
+        );
     }
 }

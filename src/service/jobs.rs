@@ -2,56 +2,51 @@
 //! answered with a job id, and end SUCCEEDED or FAILED with reasons.
 //!
 //! Jobs are spawned tasks, never work inside a handler (a client that disconnects drops the
-//! handler's future, not the job). Blocking work (SQLite, zip) runs on tokio's blocking pool.
-//! Must not: leave a job RUNNING when it returns, or register an archive of a failed job.
+//! handler's future, not the job). Blocking work (SQLite, zip, blobs) runs on tokio's blocking
+//! pool. Must not: leave a job RUNNING when it returns, or register an archive of a failed job.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::io::BufReader;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
-use super::model::{AppAsset, Job, Reason, ResourceType, Scope, TaskAsset, TaskHead};
-use super::package::{self, ManifestSource, PackageIndex, PackageLimits, PackageTasks};
-use super::store::{
-    DeleteOutcome, ImportMode, ImportOutcome, JobOutcome, Store, StoreError, TaskFeed,
+use super::blob::{BlobKey, Blobs, LocalFile, TempBlob};
+use super::cache::CachedStore;
+use super::model::{
+    AppAsset, ExportRequest, FeedError, ImportRequest, Job, MAX_ASSETS, Reason, ResourceType,
+    TaskAsset, TaskFeed, TaskHead,
 };
+use super::package::{self, IndexedPackage, ManifestSource};
+use super::store::{DeleteOutcome, ImportOutcome, JobOutcome, Store, StoreError};
 use crate::contract::codes;
 
-/// At most this many applications and tasks in one job: the document's `x-max-combined-items`
-/// of an export request (the seed pages' 100), applied to imports too.
-pub const MAX_ASSETS: usize = crate::contract::limits::ASSET_EXPORT_REQUEST_MAX_COMBINED_ITEMS;
+/// An uploaded package as an import job reads it: checked, and open on its local file.
+pub type UploadedPackage = IndexedPackage<BufReader<LocalFile>>;
 
 /// Runs jobs and knows which are still running, for a graceful shutdown.
 #[derive(Clone)]
 pub struct JobRunner {
-    store: Arc<dyn Store>,
-    archive_dir: PathBuf,
+    store: Arc<CachedStore<dyn Store>>,
+    blobs: Arc<dyn Blobs>,
     tracker: TaskTracker,
     min_duration: Duration,
 }
 
-/// What an export job was asked for.
-#[derive(Debug, Clone, Default)]
-pub struct ExportRequest {
-    /// Requested application ids, in request order, without duplicates.
-    pub app_ids: Vec<String>,
-    /// Requested task ids.
-    pub task_ids: Vec<String>,
-    /// How many request items had no `id` (the document allows it; the job then fails).
-    pub items_without_id: usize,
-}
-
 impl JobRunner {
-    /// A runner writing archives under `archive_dir`. Every job stays RUNNING for at least
+    /// A runner writing archives to `blobs`. Every job stays RUNNING for at least
     /// `min_duration` (zero for a real run): an emulator knob, so that clients can test their
     /// polling and the one-running-job rule against jobs that don't end in a millisecond.
-    pub fn new(store: Arc<dyn Store>, archive_dir: PathBuf, min_duration: Duration) -> Self {
+    pub fn new(
+        store: Arc<CachedStore<dyn Store>>,
+        blobs: Arc<dyn Blobs>,
+        min_duration: Duration,
+    ) -> Self {
         JobRunner {
             store,
-            archive_dir,
+            blobs,
             tracker: TaskTracker::new(),
             min_duration,
         }
@@ -59,8 +54,8 @@ impl JobRunner {
 
     /// Starts an export job already created (RUNNING) in the store.
     pub fn spawn_export(&self, job: Job, request: ExportRequest) {
-        let (store, dir) = (self.store.clone(), self.archive_dir.clone());
-        self.spawn(job, move |job| run_export(&*store, &dir, job, &request));
+        let (store, blobs) = (self.store.clone(), self.blobs.clone());
+        self.spawn(job, move |job| run_export(&*store, &*blobs, job, &request));
     }
 
     /// Starts a deletion job already created (RUNNING) in the store: `request`'s apps and tasks
@@ -70,20 +65,20 @@ impl JobRunner {
         self.spawn(job, move |job| run_delete(&*store, job, &request));
     }
 
-    /// Starts an import job already created (RUNNING) in the store, of the package `upload`
-    /// (checked before as `index`). The job owns the file and removes it when it ends.
+    /// Starts an import job already created (RUNNING) in the store, of `package`, the upload
+    /// `upload` checked and still open. The job owns the upload and removes it when it ends.
     pub fn spawn_import(
         &self,
         job: Job,
-        upload: TempFile,
-        index: PackageIndex,
-        limits: PackageLimits,
-        mode: ImportMode,
-        prefix: String,
+        upload: TempBlob,
+        mut package: UploadedPackage,
+        request: ImportRequest,
     ) {
         let store = self.store.clone();
         self.spawn(job, move |job| {
-            run_import(&*store, job, &upload, &index, &limits, mode, &prefix)
+            let outcome = run_import(&store, job, &mut package, &request);
+            drop((package, upload));
+            outcome
         });
     }
 
@@ -164,7 +159,7 @@ fn server_reason(message: &str) -> Reason {
 /// A deletion: ids without an `id` field are reasons; the store checks the rest and deletes in
 /// one transaction, or changes nothing.
 fn run_delete(
-    store: &dyn Store,
+    store: &(impl Store + ?Sized),
     job: &Job,
     request: &ExportRequest,
 ) -> Result<JobOutcome, StoreError> {
@@ -185,8 +180,8 @@ fn run_delete(
 }
 
 fn run_export(
-    store: &dyn Store,
-    archive_dir: &std::path::Path,
+    store: &(impl Store + ?Sized),
+    blobs: &dyn Blobs,
     job: &Job,
     request: &ExportRequest,
 ) -> Result<JobOutcome, StoreError> {
@@ -277,34 +272,34 @@ fn run_export(
         })
         .collect();
     let archive_id = uuid::Uuid::new_v4().simple().to_string();
-    let file_name = format!("{archive_id}.zip");
-    let partial = archive_dir.join(format!("{archive_id}.zip.part"));
-    let written = (|| -> Result<(), String> {
-        let file = std::fs::File::create(&partial)
-            .map_err(|e| format!("creating {}: {e}", partial.display()))?;
-        let source = ManifestSource {
-            project_id: scope.project_id.clone(),
-            instance_id: scope.instance_id.clone(),
-        };
+    let source = ManifestSource {
+        project_id: scope.project_id.clone(),
+        instance_id: scope.instance_id.clone(),
+    };
+    let key = match BlobKey::archive(format!("{archive_id}.zip")) {
+        Ok(key) => key,
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "naming an export package failed");
+            return Ok(failed(server_reason("the package could not be written")));
+        }
+    };
+    let written = blobs.put_file(&key, &mut |file| {
         package::write_package(
             std::io::BufWriter::new(file),
-            source,
+            source.clone(),
             &app_assets,
             &task_assets,
             Utc::now(),
-        )
-        .map_err(|e| e.to_string())?;
-        std::fs::rename(&partial, archive_dir.join(&file_name))
-            .map_err(|e| format!("renaming the archive: {e}"))
-    })();
+        )?;
+        Ok(())
+    });
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&partial);
         tracing::error!(job_id = %job.id, error = %e, "writing an export package failed");
         return Ok(failed(server_reason("the package could not be written")));
     }
     store.set_progress(&job.id, 0.9)?;
     // Registered before the job succeeds, so a client never sees an archive id it can't fetch.
-    store.register_archive(scope, &archive_id, &job.id, &file_name)?;
+    store.register_archive(scope, &archive_id, &job.id, key.name())?;
     Ok(JobOutcome::Succeeded {
         archive_id: Some(archive_id),
     })
@@ -321,7 +316,7 @@ impl TaskFeed for ProgressFeed<'_> {
         self.inner.heads()
     }
 
-    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError> {
+    fn task(&mut self, index: usize) -> Result<TaskAsset, FeedError> {
         let task = self.inner.task(index)?;
         (self.on_task)(index);
         Ok(task)
@@ -329,32 +324,20 @@ impl TaskFeed for ProgressFeed<'_> {
 }
 
 fn run_import(
-    store: &dyn Store,
+    store: &CachedStore<dyn Store>,
     job: &Job,
-    upload: &TempFile,
-    index: &PackageIndex,
-    limits: &PackageLimits,
-    mode: ImportMode,
-    prefix: &str,
+    package: &mut UploadedPackage,
+    request: &ImportRequest,
 ) -> Result<JobOutcome, StoreError> {
     store.set_progress(&job.id, 0.2)?;
-    let mut tasks = match PackageTasks::open(&upload.0, index, limits) {
-        Ok(tasks) => tasks,
-        Err(e) => {
-            tracing::error!(job_id = %job.id, error = %e, "re-opening an uploaded package failed");
-            return Ok(failed(server_reason(
-                "the uploaded package could not be read again",
-            )));
-        }
-    };
     // Each task applied moves the job on, from 0.2 to 0.95 (the commit is the rest), as polls
     // see it: noted in memory, since the import's transaction holds the store.
-    let total = tasks.heads().len().max(1) as f64;
+    let total = package.tasks.heads().len().max(1) as f64;
     let mut feed = ProgressFeed {
-        inner: &mut tasks,
+        inner: &mut package.tasks,
         on_task: &|index| store.note_progress(&job.id, 0.2 + 0.75 * (index + 1) as f64 / total),
     };
-    match store.apply_import_feed(&job.scope, mode, prefix, &index.apps, &mut feed)? {
+    match store.apply_import(&job.scope, request, &package.apps, &mut feed)? {
         ImportOutcome::Applied(counts) => {
             tracing::info!(job_id = %job.id, ?counts, "import applied");
             Ok(JobOutcome::Succeeded { archive_id: None })
@@ -363,28 +346,10 @@ fn run_import(
     }
 }
 
-/// A temporary file removed when dropped, however the request or job that owns it ends.
-#[derive(Debug)]
-pub struct TempFile(pub PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// The scope of a request.
-pub fn scope(project_id: &str, instance_id: &str) -> Scope {
-    Scope {
-        project_id: project_id.to_string(),
-        instance_id: instance_id.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::store::TaskSlice;
+    use crate::service::model::TaskSlice;
 
     #[test]
     fn the_progress_feed_reports_every_task_it_hands_out() {

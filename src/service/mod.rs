@@ -6,20 +6,22 @@
 //! must not do blocking work (SQLite, zip, file I/O) on the async request path.
 
 pub mod auth;
+pub mod blob;
 pub mod cache;
 pub mod convert;
+pub mod demo;
 pub mod docs;
 pub mod jobs;
 pub mod model;
 pub mod package;
 pub mod store;
 
-use std::path::{Path, PathBuf};
+use std::io::BufReader;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -33,10 +35,13 @@ use crate::server::{
     RequestContext, SigningKeys,
 };
 use auth::Credentials;
-use jobs::{JobRunner, scope};
-use model::{Job, JobKind, JobStatus, ResourceType};
+use blob::{BlobError, BlobKey, Blobs, DirBlobs, TempBlob};
+use cache::CachedStore;
+use convert::scope;
+use jobs::JobRunner;
+use model::{Job, JobKind};
 use package::PackageLimits;
-use store::{AppFilter, ImportMode, SqliteStore, Store, StoreError};
+use store::{SqliteStore, Store, StoreError};
 
 /// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/roma-assets.yaml");
@@ -83,6 +88,9 @@ pub enum ServiceError {
         /// Why.
         source: std::io::Error,
     },
+    /// The upload and archive directories could not be prepared.
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
 }
 
 /// The reference implementation of the asset API. Cheap to clone.
@@ -95,10 +103,9 @@ struct Inner {
     /// The data directory's lock, held while the service lives (released by the OS on exit,
     /// kill -9 included).
     _lock: std::fs::File,
-    store: Arc<dyn Store>,
+    store: Arc<CachedStore<dyn Store>>,
+    blobs: Arc<dyn Blobs>,
     credentials: Credentials,
-    upload_dir: PathBuf,
-    archive_dir: PathBuf,
     package_limits: PackageLimits,
     jobs: JobRunner,
 }
@@ -110,15 +117,11 @@ impl Service {
     pub async fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
         let data_dir = config.data_dir.clone();
         let lock = lock_data_dir(&data_dir)?;
-        let upload_dir = data_dir.join("uploads");
-        let archive_dir = data_dir.join("archives");
-        for dir in [&upload_dir, &archive_dir] {
-            std::fs::create_dir_all(dir).map_err(|source| ServiceError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+        let blobs = DirBlobs::open(&data_dir)?;
+        if let Err(e) = blobs.remove_unfinished() {
+            tracing::warn!(error = %e, "could not remove what a previous run left unfinished");
         }
-        clean_partial_files(&upload_dir, &archive_dir);
+        let blobs: Arc<dyn Blobs> = Arc::new(blobs);
         let dir = data_dir.clone();
         let opened = tokio::task::spawn_blocking(move || {
             let store = SqliteStore::open(&dir)?;
@@ -141,15 +144,14 @@ impl Service {
             );
         }
         // Job states stay in memory, written through: status polls never wait for SQLite.
-        let store: Arc<dyn Store> = Arc::new(cache::CachedStore::new(store));
-        let jobs = JobRunner::new(store.clone(), archive_dir.clone(), config.job_min_duration);
+        let store: Arc<CachedStore<dyn Store>> = Arc::new(CachedStore::new(store));
+        let jobs = JobRunner::new(store.clone(), blobs.clone(), config.job_min_duration);
         Ok(Service {
             inner: Arc::new(Inner {
                 _lock: lock,
                 store,
+                blobs,
                 credentials: config.credentials,
-                upload_dir,
-                archive_dir,
                 package_limits: config.package_limits,
                 jobs,
             }),
@@ -160,7 +162,7 @@ impl Service {
     pub async fn seed_demo(&self, project: &str, instance: &str) -> Result<(), StoreError> {
         let store = self.inner.store.clone();
         let scope = scope(project, instance);
-        blocking(move || store.seed_demo(&scope))
+        blocking(move || demo::seed(&*store, &scope))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
     }
@@ -284,79 +286,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
-fn clean_partial_files(upload_dir: &Path, archive_dir: &Path) {
-    let partial = |dir: &Path, keep: &dyn Fn(&str) -> bool| {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if !keep(&name) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
-    };
-    partial(upload_dir, &|_| false);
-    partial(archive_dir, &|name| !name.ends_with(".part"));
-}
-
-fn time(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(0)
-}
-
-fn job_status(job: Job) -> Result<types::CheckAssetJobStatusResponse, String> {
-    let reasons = job
-        .reasons
-        .into_iter()
-        .map(|r| {
-            Ok(types::AssetJobReason {
-                resource_type: match r.resource_type {
-                    ResourceType::Application => types::AssetJobReasonResourceType::Application,
-                    ResourceType::Task => types::AssetJobReasonResourceType::Task,
-                },
-                resource_name: r
-                    .resource_name
-                    .try_into()
-                    .map_err(|e| format!("resource_name: {e}"))?,
-                error_code: r
-                    .error_code
-                    .try_into()
-                    .map_err(|e| format!("error_code: {e}"))?,
-                error_msg: r
-                    .error_msg
-                    .try_into()
-                    .map_err(|e| format!("error_msg: {e}"))?,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(types::CheckAssetJobStatusResponse {
-        id: job.id.try_into().map_err(|e| format!("id: {e}"))?,
-        type_: match job.kind {
-            JobKind::Export => types::CheckAssetJobStatusResponseType::ExportAsset,
-            JobKind::Import => types::CheckAssetJobStatusResponseType::ImportAsset,
-            JobKind::Delete => types::CheckAssetJobStatusResponseType::DeleteAsset,
-        },
-        status: match job.status {
-            JobStatus::Running => types::CheckAssetJobStatusResponseStatus::Running,
-            JobStatus::Succeeded => types::CheckAssetJobStatusResponseStatus::Succeeded,
-            JobStatus::Failed => types::CheckAssetJobStatusResponseStatus::Failed,
-        },
-        reasons,
-        progress_percent: job.progress.clamp(0.0, 1.0),
-        archive_id: job
-            .archive_id
-            .map(TryInto::try_into)
-            .transpose()
-            .map_err(|e| format!("archive_id: {e}"))?,
-        begin_time: time(job.begin_time),
-        end_time: job.end_time.map(time),
-    })
-}
-
-fn page(offset: i64, limit: i64) -> (u64, u64) {
-    // The generated layer enforced the document's bounds (offset >= 0, 1 <= limit <= 500).
-    (offset.max(0) as u64, limit.max(1) as u64)
-}
-
 /// Takes the data directory's advisory lock (`flock` on `DATA_DIR/lock`), so that a second server
 /// on the same directory refuses to start instead of failing the first one's jobs. The lock dies
 /// with its process, kill -9 included: no stale lock file to clean up. The holder writes its
@@ -467,12 +396,7 @@ impl Api for Service {
             }
             Err(e) => return e.into(),
         };
-        match job_status(job) {
-            Ok(status) => CheckAssetJobStatusReply::Ok(status),
-            Err(e) => {
-                ApiError::internal(format!("a stored job does not fit the document: {e}")).into()
-            }
-        }
+        reply(convert::job_status(job).map(CheckAssetJobStatusReply::Ok))
     }
 
     async fn download_asset_archive(
@@ -557,34 +481,23 @@ fn reply<R: From<ApiError>>(result: Result<R, ApiError>) -> R {
 }
 
 impl Service {
-    /// ListApps: the store's page for the filters a local server can apply. One user owns every
-    /// application of a project with every role, so `owner=false` (shared by others) and a
-    /// `user_name` other than the project's user keep nothing, and any `auth_role` keeps all.
+    /// ListApps: the store's page for the filters a local server can apply (see
+    /// [`convert::app_filter`]).
     async fn list_apps(
         &self,
         credential: Credential,
         params: ListAppsParams,
     ) -> Result<ListAppsReply, ApiError> {
-        let (offset, limit) = page(params.offset, params.limit);
-        let nobody = params.owner == Some(false)
-            || params
-                .user_name
-                .as_deref()
-                .is_some_and(|user| user != convert::user_name(&params.project_id));
-        let filter = AppFilter {
-            name: params.name,
-            favorite: params.favorite,
-        };
+        let (offset, limit) = convert::page(params.offset, params.limit);
+        let filter = convert::app_filter(&params);
         let (total, apps) = self
             .with_store(
                 &credential,
                 &params.project_id,
                 &params.instance_id,
-                move |store, scope| {
-                    if nobody {
-                        return Ok((0, Vec::new()));
-                    }
-                    store.list_apps(scope, &filter, offset, limit)
+                move |store, scope| match filter {
+                    Some(filter) => store.list_apps(scope, &filter, offset, limit),
+                    None => Ok((0, Vec::new())),
                 },
             )
             .await?;
@@ -607,18 +520,12 @@ impl Service {
         params: ListInstancesParams,
     ) -> Result<ListInstancesReply, ApiError> {
         self.authorize(&credential, &params.project_id)?;
-        let (offset, limit) = (params.offset.max(0) as u64, params.limit.max(0) as u64);
-        let nobody = params
-            .status
-            .as_deref()
-            .is_some_and(|status| status != "RUNNING");
+        let page = convert::instance_page(&params);
         let store = self.inner.store.clone();
         let project = params.project_id.to_string();
-        let (total, rows) = blocking(move || {
-            if nobody {
-                return Ok((0, Vec::new()));
-            }
-            store.list_instances(&project, offset, limit)
+        let (total, rows) = blocking(move || match page {
+            Some((offset, limit)) => store.list_instances(&project, offset, limit),
+            None => Ok((0, Vec::new())),
         })
         .await?
         .map_err(ApiError::internal)?;
@@ -639,7 +546,7 @@ impl Service {
         credential: Credential,
         params: ListTasksParams,
     ) -> Result<ListTasksReply, ApiError> {
-        let (offset, limit) = page(params.offset, params.limit);
+        let (offset, limit) = convert::page(params.offset, params.limit);
         let filter = convert::task_filter(&params);
         let instance = params.instance_id.to_string();
         let (total, tasks) = self
@@ -715,7 +622,9 @@ impl Service {
         credential: &Credential,
         project: &types::ProjectId,
         instance: &types::InstanceId,
-        work: impl FnOnce(&dyn Store, &model::Scope) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&CachedStore<dyn Store>, &model::Scope) -> Result<T, StoreError>
+        + Send
+        + 'static,
     ) -> Result<T, ApiError> {
         self.authorize(credential, project)?;
         let store = self.inner.store.clone();
@@ -771,34 +680,29 @@ impl Service {
                 "an archive can be downloaded once, from the project and instance of its export",
             ));
         };
-        let path = self.inner.archive_dir.join(&file_name);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| ApiError::internal(format!("opening {}: {e}", path.display())))?;
-        // Served once: the name goes now, the open file stays readable until the stream ends.
-        if let Err(e) = tokio::fs::remove_file(&path).await {
+        let blobs = self.inner.blobs.clone();
+        let key = BlobKey::archive(file_name).map_err(ApiError::internal)?;
+        let archive = blobs.open(&key).await.map_err(ApiError::internal)?;
+        // Served once: the blob goes now; the stream already open reads to its end.
+        let removed = blocking(move || blobs.remove(&key)).await?;
+        if let Err(e) = removed {
             let request_id = crate::server::current_request_id().unwrap_or_default();
-            tracing::warn!(%request_id, path = %path.display(), error = %e, "could not remove a downloaded archive");
+            tracing::warn!(%request_id, error = %e, "could not remove a downloaded archive");
         }
         // The length goes out as Content-Length (hyper sets it from an exact size hint): the
         // official SDK's progress callback reads it, and without it its default handler reads
         // the whole archive just to log its size.
-        let length = file
-            .metadata()
-            .await
-            .map_err(|e| ApiError::internal(format!("reading {}: {e}", path.display())))?
-            .len();
         Ok(DownloadAssetArchiveReply::Ok(Body::new(ExactLength {
-            inner: Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-            length,
+            inner: Body::from_stream(archive.stream),
+            length: archive.length,
         })))
     }
 }
 
 impl Service {
-    /// ImportAsset: the upload is streamed to a temporary file, the package is read and checked
-    /// (hostile input: every refusal is a 400 with the package error's code), and only then is
-    /// the job created; the job applies the package in one transaction.
+    /// ImportAsset: the upload is streamed to a blob, the package is read and checked (hostile
+    /// input: every refusal is a 400 with the package error's code), and only then is the job
+    /// created; the job applies the package, still open, in one transaction.
     async fn import(
         &self,
         credential: Credential,
@@ -808,41 +712,37 @@ impl Service {
         self.authorize(&credential, &params.project_id)?;
         // Its file name was checked by the generated layer (the document's `x-file-name`).
         let mut part = body.import_asset_request_body;
-        // Removed when dropped: at the end of this request if it fails, else when the job ends.
-        let upload = jobs::TempFile(
-            self.inner
-                .upload_dir
-                .join(format!("{}.zip", uuid::Uuid::new_v4().simple())),
-        );
-        let mut file = tokio::fs::File::create(&upload.0)
-            .await
+        let blobs = self.inner.blobs.clone();
+        let key = BlobKey::upload(format!("{}.zip", uuid::Uuid::new_v4().simple()))
             .map_err(ApiError::internal)?;
+        // Removed when dropped: at the end of this request if it fails, else when the job ends.
+        let upload = TempBlob::new(blobs.clone(), key.clone());
+        let mut writer = blobs.create(&key).await.map_err(ApiError::internal)?;
         while let Some(chunk) = part.next().await {
             let chunk = chunk?;
-            file.write_all(&chunk).await.map_err(ApiError::internal)?;
+            writer.write_all(&chunk).await.map_err(ApiError::internal)?;
         }
-        file.flush().await.map_err(ApiError::internal)?;
-        drop(file);
+        writer.shutdown().await.map_err(ApiError::internal)?;
+        drop(writer);
 
         let limits = self.inner.package_limits.clone();
-        let path = upload.0.clone();
-        // Checked in full now (a refusal is a 400 with the package's own code); the task
-        // settings stay on disk and are read again one by one when the job applies the import.
-        let index = blocking(move || package::index_package(&path, &limits))
-            .await?
-            .map_err(|e| {
-                let code = e.error_code();
-                if code.status >= 500 {
-                    ApiError::internal(e)
-                } else {
-                    ApiError::new(code, "the package was refused").with_details(e.to_string())
-                }
-            })?;
-        let mode = match params.mode {
-            types::ImportAssetMode::AddNew => ImportMode::AddNew,
-            types::ImportAssetMode::Merge => ImportMode::Merge,
-        };
-        let prefix = params.prefix.map(|p| p.to_string()).unwrap_or_default();
+        // Checked in full now (a refusal is a 400 with the package's own code); the package
+        // stays open, its task settings read again one by one when the job applies the import.
+        let package = blocking(move || {
+            let file = blobs.local(&key)?;
+            Ok::<_, BlobError>(package::index_package(BufReader::new(file), &limits))
+        })
+        .await?
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            let code = e.error_code();
+            if code.status >= 500 {
+                ApiError::internal(e)
+            } else {
+                ApiError::new(code, "the package was refused").with_details(e.to_string())
+            }
+        })?;
+        let request = convert::import_request(&params);
         let job = self
             .create_job(
                 scope(&params.project_id, &params.instance_id),
@@ -850,10 +750,7 @@ impl Service {
             )
             .await?;
         let job_id = job.id.clone();
-        let limits = self.inner.package_limits.clone();
-        self.inner
-            .jobs
-            .spawn_import(job, upload, index, limits, mode, prefix);
+        self.inner.jobs.spawn_import(job, upload, package, request);
         let job_id = job_id
             .try_into()
             .map_err(|e| ApiError::internal(format!("job id: {e}")))?;

@@ -1,7 +1,8 @@
 //! The domain of the reference server: applications and tasks of an instance, and asset jobs.
 //!
-//! Plain data shared by the store, the package reader/writer and the job runner. Nothing here
-//! talks to a database, a file or the network.
+//! Plain data shared by the store, the package reader/writer and the job runner, and the one
+//! trait through which the store reads an import's tasks one at a time ([`TaskFeed`], which the
+//! package reader implements). Nothing here talks to a database, a file or the network.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,14 @@ pub struct App {
     pub created_at: DateTime<Utc>,
     /// When last changed (e.g. overwritten by a Merge import).
     pub updated_at: DateTime<Utc>,
+}
+
+impl App {
+    /// A new access key, as the reference server gives every application it creates: 16
+    /// upper-case hex digits, as random as a v4 UUID's half.
+    pub fn new_key() -> String {
+        uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase()
+    }
 }
 
 /// A data-integration task of an instance. Belongs to one app (the owner of both its source and
@@ -123,6 +132,83 @@ impl From<&TaskAsset> for TaskHead {
             app_id: task.app_id.clone(),
         }
     }
+}
+
+/// What the tasks of an import may fail with while they are read (the package changed on disk,
+/// an I/O error): the feed's own error, carried as is.
+pub type FeedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The tasks of an import: every task's id, name and app up front (for the checks), their
+/// settings one at a time (so a large package never sits in memory whole).
+pub trait TaskFeed {
+    /// Every task, in package order.
+    fn heads(&self) -> &[TaskHead];
+    /// Task `index` of [`TaskFeed::heads`], settings included.
+    fn task(&mut self, index: usize) -> Result<TaskAsset, FeedError>;
+}
+
+/// A [`TaskFeed`] over tasks already in memory.
+pub struct TaskSlice<'a> {
+    tasks: &'a [TaskAsset],
+    heads: Vec<TaskHead>,
+}
+
+impl<'a> TaskSlice<'a> {
+    /// Feeds `tasks`.
+    pub fn new(tasks: &'a [TaskAsset]) -> Self {
+        TaskSlice {
+            tasks,
+            heads: tasks.iter().map(TaskHead::from).collect(),
+        }
+    }
+}
+
+impl TaskFeed for TaskSlice<'_> {
+    fn heads(&self) -> &[TaskHead] {
+        &self.heads
+    }
+
+    fn task(&mut self, index: usize) -> Result<TaskAsset, FeedError> {
+        self.tasks
+            .get(index)
+            .cloned()
+            .ok_or_else(|| format!("task {index} of the import").into())
+    }
+}
+
+/// At most this many applications and tasks in one job: the document's `x-max-combined-items`
+/// of an export request (the seed pages' 100), applied to imports (and so to packages) too.
+pub const MAX_ASSETS: usize = limits::ASSET_EXPORT_REQUEST_MAX_COMBINED_ITEMS;
+
+/// How an import treats assets whose (prefixed) name already exists in the instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImportMode {
+    /// Every asset is created with a new id; an existing name is a conflict and nothing is
+    /// imported.
+    #[default]
+    AddNew,
+    /// An asset whose name exists is overwritten (keeping its id); the rest are created.
+    Merge,
+}
+
+/// What an import job was asked for (the package itself comes apart).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportRequest {
+    /// What an existing name means.
+    pub mode: ImportMode,
+    /// Joined in front of every imported application and task name (may be empty).
+    pub prefix: String,
+}
+
+/// What an export or a deletion job was asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// Requested application ids, in request order, without duplicates.
+    pub app_ids: Vec<String>,
+    /// Requested task ids.
+    pub task_ids: Vec<String>,
+    /// How many request items had no `id` (the document allows it; the job then fails).
+    pub items_without_id: usize,
 }
 
 /// An FDI task's type.

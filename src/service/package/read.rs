@@ -1,46 +1,27 @@
-//! The asset package: the zip an export writes and an import reads.
-//!
-//! The layout is ours (format version [`FORMAT_VERSION`]) and makes no claim of compatibility
-//! with the packages of the real ROMA Connect service: a `manifest.json` ([`Manifest`]) naming
-//! the format version and listing every asset with its file and SHA-256, then one JSON file per
-//! asset, `apps/<id>.json` ([`AppAsset`]) and `tasks/<id>.json` ([`TaskAsset`]).
-//!
-//! The reader treats every package as hostile. It never extracts anything to disk and never
+//! Reading a package, treating it as hostile. It never extracts anything to disk and never
 //! trusts a size the zip declares: it reads one entry at a time through a reader that counts the
 //! bytes actually decompressed and stops at the [`PackageLimits`]. It rejects unsafe names,
-//! links, duplicate names, and any entry the manifest does not account for, and reports each
-//! failure as a [`PackageError`] with a stable error code.
-//!
-//! This module must not touch a store, know about jobs, or block an async executor: it is plain
-//! synchronous code, for the caller to run in `spawn_blocking`.
+//! links, duplicate names, any entry the manifest does not account for and assets that
+//! contradict one another, and reports each failure as a [`PackageError`] with a stable code.
+//! This is the one place a package is checked.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use zip::ZipArchive;
 
-use super::model::{AppAsset, TaskAsset, TaskHead};
-use super::store::{StoreError, TaskFeed};
-
-/// The package layout this module writes, and the only one it reads.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// Name of the manifest entry.
-pub const MANIFEST_FILE: &str = "manifest.json";
-
-/// Folder of the app files.
-const APPS_DIR: &str = "apps";
-/// Folder of the task files.
-const TASKS_DIR: &str = "tasks";
+use super::error::{
+    MESSAGE_NAME_CHARS, PackageError, clip, corrupt, invalid, limit, show, unsafe_entry,
+};
+use super::manifest::{
+    APPS_DIR, FORMAT_VERSION, MANIFEST_FILE, Manifest, ManifestEntry, TASKS_DIR, sha256_hex,
+};
+use super::{Package, PackageLimits, check_app_refs, check_unique};
+use crate::service::model::{AppAsset, FeedError, TaskAsset, TaskFeed, TaskHead};
 
 /// Entries at most this large (uncompressed) are exempt from the ratio check: a tiny JSON file
 /// of repeated spaces compresses very well without being a bomb.
@@ -48,446 +29,6 @@ pub const RATIO_CHECK_MIN_BYTES: u64 = 64 * 1024;
 
 /// Longest entry name accepted, in bytes (the usual file-name limit of file systems).
 const MAX_NAME_BYTES: usize = 255;
-
-/// Entry names and values are cut to this many characters in error messages, so a message fits
-/// the 128-character `error_details` of the API.
-const MESSAGE_NAME_CHARS: usize = 60;
-
-/// Messages are cut to this many characters.
-const MESSAGE_CHARS: usize = 120;
-
-/// Ids of at most this many characters name their file; longer ones get an index-based name.
-const MAX_ID_FILE_CHARS: usize = 64;
-
-/// The `manifest.json` of a package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Version of the package layout; this reader knows version 1 only.
-    #[schemars(range(min = 1, max = 1))]
-    pub format_version: u32,
-    /// When the package was written (RFC 3339, UTC).
-    #[schemars(schema_with = "date_time_schema")]
-    pub created_at: DateTime<Utc>,
-    /// The instance the assets were exported from.
-    pub source: ManifestSource,
-    /// Every app of the package, in package order.
-    pub apps: Vec<ManifestEntry>,
-    /// Every task of the package, in package order.
-    pub tasks: Vec<ManifestEntry>,
-}
-
-/// Where a package was exported from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestSource {
-    /// Project ID of the exporting instance.
-    pub project_id: String,
-    /// Instance ID of the exporting instance.
-    pub instance_id: String,
-}
-
-/// One asset of a package, as the manifest lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestEntry {
-    /// The asset's id; equals the `id` inside its file.
-    #[schemars(length(min = 1))]
-    pub id: String,
-    /// The asset's name; equals the `name` inside its file.
-    #[schemars(length(min = 1))]
-    pub name: String,
-    /// The zip entry holding the asset: `apps/….json` for an app, `tasks/….json` for a task.
-    #[schemars(regex(pattern = r"^(apps|tasks)/[A-Za-z0-9_.-]+\.json$"))]
-    pub file: String,
-    /// SHA-256 of the entry's bytes, lowercase hex.
-    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
-    pub sha256: String,
-}
-
-fn date_time_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-    schemars::schema::SchemaObject {
-        instance_type: Some(schemars::schema::InstanceType::String.into()),
-        format: Some("date-time".to_string()),
-        ..Default::default()
-    }
-    .into()
-}
-
-/// The JSON Schema (draft-07) of [`Manifest`], derived from the same types the reader parses
-/// with, so a manifest the reader accepts is one the schema accepts.
-pub fn manifest_schema() -> serde_json::Value {
-    // Serializing a schemars schema cannot fail: it has string keys only.
-    serde_json::to_value(schemars::schema_for!(Manifest)).unwrap_or_default()
-}
-
-/// How much a package may hold before the reader refuses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageLimits {
-    /// Entries in the zip, directories included.
-    pub max_entries: usize,
-    /// Uncompressed bytes of one entry.
-    pub max_entry_bytes: u64,
-    /// Uncompressed bytes of all entries read.
-    pub max_total_bytes: u64,
-    /// Uncompressed / compressed size of one entry, checked for entries over
-    /// [`RATIO_CHECK_MIN_BYTES`].
-    pub max_ratio: u64,
-    /// Apps and tasks together.
-    pub max_assets: usize,
-}
-
-impl Default for PackageLimits {
-    /// 512 entries, 16 MiB per entry, 256 MiB in total, ratio 200, and the document's asset
-    /// limit ([`super::jobs::MAX_ASSETS`], 100).
-    fn default() -> Self {
-        PackageLimits {
-            max_entries: 512,
-            max_entry_bytes: 16 * 1024 * 1024,
-            max_total_bytes: 256 * 1024 * 1024,
-            max_ratio: 200,
-            max_assets: super::jobs::MAX_ASSETS,
-        }
-    }
-}
-
-/// A package as read: its manifest and its assets, in manifest order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Package {
-    /// The manifest.
-    pub manifest: Manifest,
-    /// The apps, in the order of `manifest.apps`.
-    pub apps: Vec<AppAsset>,
-    /// The tasks, in the order of `manifest.tasks`.
-    pub tasks: Vec<TaskAsset>,
-}
-
-/// Why a package could not be read or written. Messages name the entry and the limit or value
-/// at fault and stay under about 120 characters.
-#[derive(Debug, thiserror::Error)]
-pub enum PackageError {
-    /// Not a zip, truncated, or an entry that does not decompress (ROMA.10011).
-    #[error("package cannot be decompressed: {0}")]
-    Corrupt(String),
-    /// The package's file name breaks the document's rule for uploads (checked by the server's
-    /// generated layer as the part arrives; by `package inspect` and the client before).
-    #[error("{0}")]
-    BadFileName(String),
-    /// An entry whose name or type could escape or alias the package (ROMA.10030).
-    #[error("entry `{entry}`: {reason}")]
-    UnsafeEntry {
-        /// The entry name (cut for display).
-        entry: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// Too many entries, or too many bytes, or a ratio that betrays a zip bomb (ROMA.10031).
-    #[error("{0}")]
-    LimitExceeded(String),
-    /// Two entries with the same name (ROMA.10032).
-    #[error("entry `{0}` appears more than once")]
-    DuplicateEntry(String),
-    /// An asset file whose SHA-256 differs from the manifest's (ROMA.10033).
-    #[error(
-        "entry `{entry}`: sha256 {}… differs from the manifest's {}…",
-        prefix(.actual, 12),
-        prefix(.expected, 12)
-    )]
-    ChecksumMismatch {
-        /// The entry name (cut for display).
-        entry: String,
-        /// SHA-256 the manifest lists.
-        expected: String,
-        /// SHA-256 of the entry's bytes.
-        actual: String,
-    },
-    /// A manifest of another format version (ROMA.10034).
-    #[error("manifest.json: format_version {0} is not supported (this reader knows 1)")]
-    UnknownVersion(String),
-    /// A package that is a readable zip but not a consistent package (ROMA.10035).
-    #[error("{0}")]
-    Invalid(String),
-    /// More apps and tasks than allowed (ROMA.10036).
-    #[error("package holds {count} apps and tasks, at most {max} are allowed")]
-    TooManyAssets {
-        /// Apps and tasks in the manifest.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The package file could not be opened, or the package could not be written (ROMA.10010).
-    /// Not the package's fault: an internal error.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-impl PackageError {
-    /// The error code of this failure, as the API reports it.
-    pub fn code(&self) -> &'static str {
-        self.error_code().code
-    }
-
-    /// The document's error code (with its status) for this failure.
-    pub fn error_code(&self) -> crate::contract::codes::ErrorCode {
-        use crate::contract::codes;
-        match self {
-            PackageError::Corrupt(_) => codes::ROMA_10011,
-            PackageError::BadFileName(_) => codes::ROMA_10013,
-            PackageError::UnsafeEntry { .. } => codes::ROMA_10030,
-            PackageError::LimitExceeded(_) => codes::ROMA_10031,
-            PackageError::DuplicateEntry(_) => codes::ROMA_10032,
-            PackageError::ChecksumMismatch { .. } => codes::ROMA_10033,
-            PackageError::UnknownVersion(_) => codes::ROMA_10034,
-            PackageError::Invalid(_) => codes::ROMA_10035,
-            PackageError::TooManyAssets { .. } => codes::ROMA_10036,
-            PackageError::Io { .. } => codes::ROMA_10010,
-        }
-    }
-}
-
-/// The first `n` characters of `s`.
-fn prefix(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
-/// `s` fit for a message: control characters replaced, cut to `max` characters.
-fn clip(s: &str, max: usize) -> String {
-    let clean = s.chars().map(|c| if c.is_control() { '?' } else { c });
-    if s.chars().count() <= max {
-        clean.collect()
-    } else {
-        let mut cut: String = clean.take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
-    }
-}
-
-/// An entry name fit for a message.
-fn show(name: &str) -> String {
-    clip(name, MESSAGE_NAME_CHARS)
-}
-
-fn invalid(message: String) -> PackageError {
-    PackageError::Invalid(clip(&message, MESSAGE_CHARS))
-}
-
-fn limit(message: String) -> PackageError {
-    PackageError::LimitExceeded(clip(&message, MESSAGE_CHARS))
-}
-
-fn corrupt(entry: Option<&str>, cause: &dyn std::fmt::Display) -> PackageError {
-    let message = match entry {
-        Some(name) => format!("entry `{}`: {cause}", show(name)),
-        None => cause.to_string(),
-    };
-    // The prefix "package cannot be decompressed: " takes 32 characters.
-    PackageError::Corrupt(clip(&message, MESSAGE_CHARS - 32))
-}
-
-fn unsafe_entry(name: &str, reason: &'static str) -> PackageError {
-    PackageError::UnsafeEntry {
-        entry: show(name),
-        reason,
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-/// Writes a package of `apps` and `tasks` to `out` and returns its manifest.
-///
-/// The manifest is the first entry, then the apps and the tasks in the given order, each
-/// Deflate-compressed. Entry times are `created_at`, so equal inputs give equal bytes. The
-/// assets are checked as the reader checks them (ids and names non-empty and unique per kind,
-/// every task's app in the package, at most the default [`PackageLimits::max_assets`]), so
-/// whatever this writes, [`read_package`] reads back.
-pub fn write_package<W: Write + Seek>(
-    out: W,
-    source: ManifestSource,
-    apps: &[AppAsset],
-    tasks: &[TaskAsset],
-    created_at: DateTime<Utc>,
-) -> Result<Manifest, PackageError> {
-    let count = apps.len() + tasks.len();
-    let max = PackageLimits::default().max_assets;
-    if count > max {
-        return Err(PackageError::TooManyAssets { count, max });
-    }
-    check_unique("app", apps.iter().map(|a| (a.id.as_str(), a.name.as_str())))?;
-    check_unique(
-        "task",
-        tasks.iter().map(|t| (t.id.as_str(), t.name.as_str())),
-    )?;
-    let app_ids: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
-    let heads: Vec<TaskHead> = tasks.iter().map(TaskHead::from).collect();
-    check_app_refs(&app_ids, &heads)?;
-
-    let mut used = HashSet::new();
-    let mut files = Vec::with_capacity(count);
-    let mut app_entries = Vec::with_capacity(apps.len());
-    for (index, app) in apps.iter().enumerate() {
-        let (entry, bytes) = encode(APPS_DIR, index, &app.id, &app.name, app, &mut used)?;
-        files.push((entry.file.clone(), bytes));
-        app_entries.push(entry);
-    }
-    let mut task_entries = Vec::with_capacity(tasks.len());
-    for (index, task) in tasks.iter().enumerate() {
-        let (entry, bytes) = encode(TASKS_DIR, index, &task.id, &task.name, task, &mut used)?;
-        files.push((entry.file.clone(), bytes));
-        task_entries.push(entry);
-    }
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        created_at,
-        source,
-        apps: app_entries,
-        tasks: task_entries,
-    };
-    let manifest_bytes = to_json(&manifest)?;
-
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .unix_permissions(0o644)
-        .last_modified_time(zip_time(created_at));
-    let mut zip = ZipWriter::new(out);
-    for (name, bytes) in std::iter::once((MANIFEST_FILE.to_string(), manifest_bytes)).chain(files) {
-        zip.start_file(name, options).map_err(write_error)?;
-        zip.write_all(&bytes).map_err(|source| PackageError::Io {
-            context: "writing the package",
-            source,
-        })?;
-    }
-    let mut out = zip.finish().map_err(write_error)?;
-    out.flush().map_err(|source| PackageError::Io {
-        context: "writing the package",
-        source,
-    })?;
-    Ok(manifest)
-}
-
-/// Serializes one asset and names its file: `<dir>/<id>.json` when the id is made of
-/// `[A-Za-z0-9_-]` only and its name is still free (compared case-insensitively, for whoever
-/// unzips on such a file system), else `<dir>/<index>.asset.json`, which no id can produce.
-fn encode<T: Serialize>(
-    dir: &str,
-    index: usize,
-    id: &str,
-    name: &str,
-    asset: &T,
-    used: &mut HashSet<String>,
-) -> Result<(ManifestEntry, Vec<u8>), PackageError> {
-    let safe = !id.is_empty()
-        && id.chars().count() <= MAX_ID_FILE_CHARS
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let by_id = format!("{dir}/{id}.json");
-    let file = if safe && used.insert(by_id.to_ascii_lowercase()) {
-        by_id
-    } else {
-        format!("{dir}/{index:04}.asset.json")
-    };
-    let bytes = to_json(asset)?;
-    let entry = ManifestEntry {
-        id: id.to_string(),
-        name: name.to_string(),
-        file,
-        sha256: sha256_hex(&bytes),
-    };
-    Ok((entry, bytes))
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, PackageError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| PackageError::Io {
-        context: "serializing the package",
-        source: e.into(),
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-fn write_error(e: zip::result::ZipError) -> PackageError {
-    let source = match e {
-        zip::result::ZipError::Io(e) => e,
-        other => std::io::Error::other(other),
-    };
-    PackageError::Io {
-        context: "writing the package",
-        source,
-    }
-}
-
-/// `at` as a zip (MS-DOS) time; the zip epoch 1980-01-01 when out of its range (1980..=2107).
-fn zip_time(at: DateTime<Utc>) -> zip::DateTime {
-    let fields = (
-        u16::try_from(at.year()),
-        u8::try_from(at.month()),
-        u8::try_from(at.day()),
-        u8::try_from(at.hour()),
-        u8::try_from(at.minute()),
-        u8::try_from(at.second()),
-    );
-    match fields {
-        (Ok(y), Ok(mo), Ok(d), Ok(h), Ok(mi), Ok(s)) => {
-            zip::DateTime::from_date_and_time(y, mo, d, h, mi, s).unwrap_or_default()
-        }
-        _ => zip::DateTime::default(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checks shared by the writer and the reader
-
-/// Ids and names non-empty and unique among the assets of one kind.
-fn check_unique<'a>(
-    kind: &str,
-    assets: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Result<(), PackageError> {
-    let mut ids = HashSet::new();
-    let mut names = HashSet::new();
-    for (index, (id, name)) in assets.enumerate() {
-        if id.is_empty() {
-            return Err(invalid(format!("{kind} #{index} has an empty id")));
-        }
-        if name.is_empty() {
-            return Err(invalid(format!("{kind} `{}` has an empty name", show(id))));
-        }
-        if !ids.insert(id) {
-            return Err(invalid(format!("two {kind}s have the id `{}`", show(id))));
-        }
-        if !names.insert(name) {
-            return Err(invalid(format!(
-                "two {kind}s have the name `{}`",
-                show(name)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Every task's app is one of `app_ids`.
-fn check_app_refs(app_ids: &HashSet<&str>, tasks: &[TaskHead]) -> Result<(), PackageError> {
-    match tasks.iter().find(|t| !app_ids.contains(t.app_id.as_str())) {
-        Some(task) => Err(invalid(format!(
-            "task `{}`: its app `{}` is not in the package",
-            show(&task.id),
-            show(&task.app_id)
-        ))),
-        None => Ok(()),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading
 
 /// Reads and checks the package at `path`. See [`read_package_from`].
 pub fn read_package(path: &Path, limits: &PackageLimits) -> Result<Package, PackageError> {
@@ -503,97 +44,73 @@ pub fn read_package(path: &Path, limits: &PackageLimits) -> Result<Package, Pack
 /// In order: the zip's central directory (entry count, names, types, duplicates, declared
 /// sizes, local headers agreeing with it), then `manifest.json` (version first, then the strict
 /// schema, the asset count, and that it lists exactly the package's files), then each asset
-/// file (checksum, then content). Entries are read one at a time and at most
-/// [`PackageLimits::max_entry_bytes`] of one is held in memory.
+/// file (checksum, then content), then the assets against one another. Entries are read one at
+/// a time and at most [`PackageLimits::max_entry_bytes`] of one is held in memory.
 pub fn read_package_from<R: Read + Seek>(
     reader: R,
     limits: &PackageLimits,
 ) -> Result<Package, PackageError> {
     let mut tasks = Vec::new();
-    let (manifest, apps, _) = read_checked(reader, limits, |task| tasks.push(task))?;
+    let checked = read_checked(reader, limits, |task| tasks.push(task))?;
     Ok(Package {
-        manifest,
-        apps,
+        manifest: checked.manifest,
+        apps: checked.apps,
         tasks,
     })
 }
 
-/// A package checked in full, holding everything but the tasks' settings (see [`TaskHead`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackageIndex {
+/// A package checked in full and still open, holding everything but the tasks' settings, which
+/// [`PackageTasks`] reads again one at a time: for importing large packages.
+pub struct IndexedPackage<R> {
     /// The manifest.
     pub manifest: Manifest,
     /// The applications (small: id, name, description).
     pub apps: Vec<AppAsset>,
-    /// The tasks without their settings, in manifest order.
-    pub tasks: Vec<TaskHead>,
+    /// The tasks: their heads now, their settings on demand.
+    pub tasks: PackageTasks<R>,
 }
 
-/// Checks the package at `path` exactly as [`read_package`] does, but keeps only one task's
-/// settings in memory at a time: for importing large packages. Read the settings again while
-/// applying the import with [`PackageTasks::open`].
-pub fn index_package(path: &Path, limits: &PackageLimits) -> Result<PackageIndex, PackageError> {
-    let file = File::open(path).map_err(|source| PackageError::Io {
-        context: "opening the package",
-        source,
-    })?;
-    let (manifest, apps, tasks) = read_checked(BufReader::new(file), limits, drop)?;
-    Ok(PackageIndex {
-        manifest,
-        apps,
-        tasks,
+/// Checks the package in `reader` exactly as [`read_package_from`] does, but keeps only one
+/// task's settings in memory at a time, and keeps the package open for its tasks to be read
+/// again while the import is applied.
+pub fn index_package<R: Read + Seek>(
+    reader: R,
+    limits: &PackageLimits,
+) -> Result<IndexedPackage<R>, PackageError> {
+    let checked = read_checked(reader, limits, drop)?;
+    Ok(IndexedPackage {
+        tasks: PackageTasks {
+            zip: checked.zip,
+            names: checked.names,
+            entries: checked.manifest.tasks.clone(),
+            heads: checked.heads,
+            limits: limits.clone(),
+        },
+        manifest: checked.manifest,
+        apps: checked.apps,
     })
 }
 
-/// The tasks of an indexed package, read one at a time from its zip (each entry's checksum is
-/// checked again, so a file changed since [`index_package`] is refused, not imported).
-pub struct PackageTasks {
-    zip: ZipArchive<BufReader<File>>,
+/// The tasks of an indexed package, read one at a time from its zip. Each entry's checksum is
+/// checked again, so a file changed since [`index_package`] is refused, not imported.
+pub struct PackageTasks<R> {
+    zip: ZipArchive<Budgeted<R>>,
     names: HashMap<String, usize>,
     entries: Vec<ManifestEntry>,
     heads: Vec<TaskHead>,
     limits: PackageLimits,
 }
 
-impl PackageTasks {
-    /// Opens the package at `path`, indexed before as `index`.
-    pub fn open(
-        path: &Path,
-        index: &PackageIndex,
-        limits: &PackageLimits,
-    ) -> Result<Self, PackageError> {
-        let file = File::open(path).map_err(|source| PackageError::Io {
-            context: "opening the package",
-            source,
-        })?;
-        let zip = ZipArchive::new(BufReader::new(file)).map_err(|e| corrupt(None, &e))?;
-        let names = (0..zip.len())
-            .filter_map(|i| {
-                zip.name_for_index(i)
-                    .and_then(Result::ok)
-                    .map(|name| (name.to_string(), i))
-            })
-            .collect();
-        Ok(PackageTasks {
-            zip,
-            names,
-            entries: index.manifest.tasks.clone(),
-            heads: index.tasks.clone(),
-            limits: limits.clone(),
-        })
-    }
-}
-
-impl TaskFeed for PackageTasks {
+impl<R: Read + Seek> TaskFeed for PackageTasks<R> {
     fn heads(&self) -> &[TaskHead] {
         &self.heads
     }
 
-    fn task(&mut self, index: usize) -> Result<TaskAsset, StoreError> {
+    fn task(&mut self, index: usize) -> Result<TaskAsset, FeedError> {
         let entry = self
             .entries
             .get(index)
-            .ok_or_else(|| StoreError::NotFound(format!("task {index} of the package")))?;
+            .ok_or_else(|| format!("task {index} of the package"))?;
         let mut total = 0;
         let task: TaskAsset = read_asset(
             &mut self.zip,
@@ -602,25 +119,29 @@ impl TaskFeed for PackageTasks {
             "task",
             &self.limits,
             &mut total,
-        )
-        .map_err(|e| StoreError::Corrupt(format!("re-reading the package: {e}")))?;
-        if task.id != entry.id {
-            return Err(StoreError::Corrupt(format!(
-                "re-reading the package: task {} changed",
-                entry.id
-            )));
-        }
+        )?;
+        check_matches(entry, &task.id, &task.name)?;
         Ok(task)
     }
 }
 
+/// A package that passed every check, still open.
+struct Checked<R> {
+    manifest: Manifest,
+    apps: Vec<AppAsset>,
+    heads: Vec<TaskHead>,
+    zip: ZipArchive<Budgeted<R>>,
+    /// Each entry's index in `zip`, by name.
+    names: HashMap<String, usize>,
+}
+
 /// Reads and checks a package; hands each task to `on_task` once checked (the caller keeps it or
-/// not) and returns the manifest, the apps and every task's head.
+/// not) and returns the package, still open.
 fn read_checked<R: Read + Seek>(
     reader: R,
     limits: &PackageLimits,
     mut on_task: impl FnMut(TaskAsset),
-) -> Result<(Manifest, Vec<AppAsset>, Vec<TaskHead>), PackageError> {
+) -> Result<Checked<R>, PackageError> {
     // Indexing the central directory costs memory per entry before `len()` can be checked:
     // bound the bytes it may read to the archive's tail plus 1 KiB per allowed entry.
     let budget = DIRECTORY_TAIL_BYTES.saturating_add(
@@ -628,14 +149,14 @@ fn read_checked<R: Read + Seek>(
             .unwrap_or(u64::MAX)
             .saturating_mul(1024),
     );
-    let left = Rc::new(Cell::new(budget));
+    let left = Arc::new(AtomicU64::new(budget));
     let budgeted = Budgeted {
         inner: reader,
-        left: Rc::clone(&left),
+        left: Arc::clone(&left),
     };
     let mut zip = match ZipArchive::new(budgeted) {
         Ok(zip) => zip,
-        Err(_) if left.get() == 0 => {
+        Err(_) if left.load(Ordering::Relaxed) == 0 => {
             return Err(limit(format!(
                 "package: central directory over {budget} bytes, limit for {} entries",
                 limits.max_entries
@@ -643,7 +164,7 @@ fn read_checked<R: Read + Seek>(
         }
         Err(e) => return Err(corrupt(None, &e)),
     };
-    left.set(u64::MAX);
+    left.store(u64::MAX, Ordering::Relaxed);
     if zip.len() > limits.max_entries {
         return Err(limit(format!(
             "package has {} entries, limit {}",
@@ -698,7 +219,13 @@ fn read_checked<R: Read + Seek>(
     let app_ids: HashSet<&str> = apps.iter().map(|a| a.id.as_str()).collect();
     check_app_refs(&app_ids, &tasks)?;
 
-    Ok((manifest, apps, tasks))
+    Ok(Checked {
+        manifest,
+        apps,
+        heads: tasks,
+        zip,
+        names,
+    })
 }
 
 /// Bytes of the archive's end that locating the central directory may read: a comment of up to
@@ -709,19 +236,20 @@ const DIRECTORY_TAIL_BYTES: u64 = 72 * 1024;
 /// lift the cap once the zip's directory is indexed).
 struct Budgeted<R> {
     inner: R,
-    left: Rc<Cell<u64>>,
+    left: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Budgeted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        match self.left.get().checked_sub(n as u64) {
+        // Only this reader spends the budget (one thread at a time): load, then store.
+        match self.left.load(Ordering::Relaxed).checked_sub(n as u64) {
             Some(left) => {
-                self.left.set(left);
+                self.left.store(left, Ordering::Relaxed);
                 Ok(n)
             }
             None => {
-                self.left.set(0);
+                self.left.store(0, Ordering::Relaxed);
                 Err(std::io::Error::other("read budget exhausted"))
             }
         }
@@ -1063,290 +591,37 @@ fn check_matches(entry: &ManifestEntry, id: &str, name: &str) -> Result<(), Pack
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::*;
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::json;
     use std::io::Cursor;
-
-    type Entries = Vec<(String, Vec<u8>)>;
-
-    fn created_at() -> DateTime<Utc> {
-        "2024-05-06T07:08:09Z".parse().expect("a valid time")
-    }
-
-    fn source() -> ManifestSource {
-        ManifestSource {
-            project_id: "p1".to_string(),
-            instance_id: "i1".to_string(),
-        }
-    }
-
-    fn app(id: &str, name: &str) -> AppAsset {
-        AppAsset {
-            id: id.to_string(),
-            name: name.to_string(),
-            description: format!("the {name} app"),
-        }
-    }
-
-    fn task(id: &str, name: &str, app_id: &str) -> TaskAsset {
-        TaskAsset {
-            id: id.to_string(),
-            name: name.to_string(),
-            app_id: app_id.to_string(),
-            task_type: Default::default(),
-            task_tag: String::new(),
-            source: json!({"connection": "mysql-1", "table": "orders"}),
-            target: json!({"connection": "dws-1", "table": "orders_copy", "batch": 500}),
-        }
-    }
-
-    fn sample_apps() -> Vec<AppAsset> {
-        vec![app("app-1", "Orders"), app("app-2", "Billing")]
-    }
-
-    fn sample_tasks() -> Vec<TaskAsset> {
-        vec![
-            task("task-1", "sync orders", "app-1"),
-            task("task-2", "sync invoices", "app-2"),
-        ]
-    }
-
-    fn write_to_vec(apps: &[AppAsset], tasks: &[TaskAsset]) -> (Manifest, Vec<u8>) {
-        let mut out = Cursor::new(Vec::new());
-        let manifest =
-            write_package(&mut out, source(), apps, tasks, created_at()).expect("package written");
-        (manifest, out.into_inner())
-    }
-
-    fn sample_package() -> Vec<u8> {
-        write_to_vec(&sample_apps(), &sample_tasks()).1
-    }
-
-    fn read(bytes: &[u8], limits: &PackageLimits) -> Result<Package, PackageError> {
-        read_package_from(Cursor::new(bytes), limits)
-    }
-
-    /// Reads `bytes`, expects the failure `code`, and checks the message fits `error_details`.
-    fn rejected(bytes: &[u8], limits: &PackageLimits, code: &str) -> PackageError {
-        let err = read(bytes, limits).expect_err("the package should be rejected");
-        assert_eq!(err.code(), code, "unexpected error: {err}");
-        let message = err.to_string();
-        assert!(
-            message.chars().count() <= 128,
-            "message too long: {message}"
-        );
-        err
-    }
-
-    /// The entries of a zip, in order.
-    fn unpack(bytes: &[u8]) -> Entries {
-        let mut zip = ZipArchive::new(Cursor::new(bytes)).expect("a zip");
-        (0..zip.len())
-            .map(|i| {
-                let mut file = zip.by_index(i).expect("an entry");
-                let mut data = Vec::new();
-                file.read_to_end(&mut data).expect("entry data");
-                (file.name().expect("a name").to_string(), data)
-            })
-            .collect()
-    }
-
-    /// A zip of `entries`, Deflate-compressed, in order.
-    fn pack(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-        for (name, data) in entries {
-            zip.start_file(name.as_str(), options)
-                .expect("entry started");
-            zip.write_all(data).expect("entry written");
-        }
-        zip.finish().expect("zip finished").into_inner()
-    }
-
-    fn named(name: &str, data: &[u8]) -> (String, Vec<u8>) {
-        (name.to_string(), data.to_vec())
-    }
-
-    fn position(entries: &Entries, name: &str) -> usize {
-        entries
-            .iter()
-            .position(|(n, _)| n == name)
-            .expect("entry present")
-    }
-
-    fn manifest_of(entries: &Entries) -> Value {
-        serde_json::from_slice(&entries[position(entries, MANIFEST_FILE)].1).expect("JSON")
-    }
-
-    fn set_manifest(entries: &mut Entries, manifest: &Value) {
-        let at = position(entries, MANIFEST_FILE);
-        entries[at].1 = serde_json::to_vec(manifest).expect("JSON");
-    }
-
-    /// Replaces the content of asset file `file` and the manifest's checksum of it.
-    fn set_asset(entries: &mut Entries, file: &str, content: &[u8]) {
-        let at = position(entries, file);
-        entries[at].1 = content.to_vec();
-        let mut manifest = manifest_of(entries);
-        for kind in ["apps", "tasks"] {
-            for entry in manifest[kind].as_array_mut().expect("a list") {
-                if entry["file"] == file {
-                    entry["sha256"] = json!(sha256_hex(content));
-                }
-            }
-        }
-        set_manifest(entries, &manifest);
-    }
-
-    /// Replaces every occurrence of `from` in `bytes` by `to`, of the same length.
-    fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
-        assert_eq!(from.len(), to.len());
-        let mut found = 0;
-        let mut at = 0;
-        while at + from.len() <= bytes.len() {
-            if &bytes[at..at + from.len()] == from {
-                bytes[at..at + from.len()].copy_from_slice(to);
-                found += 1;
-                at += from.len();
-            } else {
-                at += 1;
-            }
-        }
-        assert!(found > 0, "nothing to patch");
-    }
-
-    /// Sets the declared uncompressed size of entry `name` in its local and central headers.
-    fn patch_declared_size(bytes: &mut [u8], name: &str, size: u32) {
-        let field = |b: &[u8], at: usize| usize::from(u16::from_le_bytes([b[at], b[at + 1]]));
-        let mut patched = 0;
-        for at in 0..bytes.len().saturating_sub(46) {
-            // (signature, offset of the name length, offset of the name, offset of the size)
-            let layout = match &bytes[at..at + 4] {
-                b"PK\x03\x04" => (26, 30, 22),
-                b"PK\x01\x02" => (28, 46, 24),
-                _ => continue,
-            };
-            let len = field(bytes, at + layout.0);
-            let start = at + layout.1;
-            if bytes.get(start..start + len) == Some(name.as_bytes()) {
-                bytes[at + layout.2..at + layout.2 + 4].copy_from_slice(&size.to_le_bytes());
-                patched += 1;
-            }
-        }
-        assert_eq!(patched, 2, "local and central header patched");
-    }
-
-    #[test]
-    fn round_trip_reads_back_what_was_written() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("export.zip");
-        let file = File::create(&path).expect("file created");
-        let manifest = write_package(
-            file,
-            source(),
-            &sample_apps(),
-            &sample_tasks(),
-            created_at(),
-        )
-        .expect("package written");
-
-        let package = read_package(&path, &PackageLimits::default()).expect("package read");
-
-        assert_eq!(package.manifest, manifest);
-        assert_eq!(package.apps, sample_apps());
-        assert_eq!(package.tasks, sample_tasks());
-        assert_eq!(manifest.format_version, FORMAT_VERSION);
-        assert_eq!(manifest.created_at, created_at());
-        assert_eq!(manifest.apps[0].file, "apps/app-1.json");
-        assert_eq!(manifest.tasks[1].file, "tasks/task-2.json");
-    }
-
-    #[test]
-    fn manifest_is_the_first_entry_and_output_is_deterministic() {
-        let first = sample_package();
-        assert_eq!(first, sample_package());
-        assert_eq!(unpack(&first)[0].0, MANIFEST_FILE);
-    }
-
-    #[test]
-    fn unsafe_ids_get_safe_unique_file_names() {
-        let apps = vec![
-            app("../../etc/passwd", "a"),
-            app("with space", "b"),
-            app("Dup", "c"),
-            app("dup", "d"),
-            app("0004", "e"),
-            app(&"x".repeat(65), "f"),
-        ];
-        let tasks = vec![task("C:\\evil", "t", "dup")];
-        let (manifest, bytes) = write_to_vec(&apps, &tasks);
-
-        let files: Vec<&str> = manifest.apps.iter().map(|e| e.file.as_str()).collect();
-        assert_eq!(
-            files,
-            [
-                "apps/0000.asset.json",
-                "apps/0001.asset.json",
-                "apps/Dup.json",
-                "apps/0003.asset.json",
-                "apps/0004.json",
-                "apps/0005.asset.json",
-            ]
-        );
-        assert_eq!(manifest.tasks[0].file, "tasks/0000.asset.json");
-        let package = read(&bytes, &PackageLimits::default()).expect("package read");
-        assert_eq!(package.apps, apps);
-        assert_eq!(package.tasks, tasks);
-    }
-
-    #[test]
-    fn writer_refuses_assets_the_reader_would_refuse() {
-        let mut out = Cursor::new(Vec::new());
-        let orphan = [task("t1", "orphan", "no-such-app")];
-        let err = write_package(&mut out, source(), &sample_apps(), &orphan, created_at())
-            .expect_err("an orphan task is refused");
-        assert_eq!(err.code(), "ROMA.10035");
-        assert!(err.to_string().contains("no-such-app"), "{err}");
-
-        let twins = [app("a", "same"), app("b", "same")];
-        let err = write_package(&mut out, source(), &twins, &[], created_at())
-            .expect_err("two apps of one name are refused");
-        assert_eq!(err.code(), "ROMA.10035");
-
-        let many: Vec<AppAsset> = (0..101)
-            .map(|i| app(&format!("a{i}"), &format!("n{i}")))
-            .collect();
-        let err = write_package(&mut out, source(), &many, &[], created_at())
-            .expect_err("101 assets are refused");
-        assert_eq!(err.code(), "ROMA.10036");
-    }
+    use zip::ZipWriter;
+    use zip::write::SimpleFileOptions;
 
     #[test]
     fn an_index_holds_no_task_settings_and_the_feed_reads_them_back() {
-        use crate::service::store::TaskFeed;
         let (_, bytes) = write_to_vec(&sample_apps(), &sample_tasks());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.zip");
         std::fs::write(&path, &bytes).unwrap();
         let limits = PackageLimits::default();
-        let index = index_package(&path, &limits).unwrap();
+        let open = || BufReader::new(File::open(&path).unwrap());
+        let mut index = index_package(open(), &limits).unwrap();
         let full = read_package(&path, &limits).unwrap();
         assert_eq!(index.apps, full.apps);
         assert_eq!(
-            index.tasks,
+            index.tasks.heads(),
             full.tasks.iter().map(TaskHead::from).collect::<Vec<_>>()
         );
-        let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
         for (i, task) in full.tasks.iter().enumerate() {
-            assert_eq!(&feed.task(i).unwrap(), task);
+            assert_eq!(&index.tasks.task(i).unwrap(), task);
         }
         // A file changed between the check and the import is refused, not imported.
         let mut other = sample_tasks();
         other[0].source = serde_json::json!({"changed": true});
         let (_, changed) = write_to_vec(&sample_apps(), &other);
         std::fs::write(&path, &changed).unwrap();
-        let mut feed = PackageTasks::open(&path, &index, &limits).unwrap();
-        assert!(feed.task(0).is_err());
+        assert!(index.tasks.task(0).is_err());
     }
 
     #[test]
@@ -1779,27 +1054,6 @@ mod tests {
         entries.insert(1, named("tasks/", b""));
         let package = read(&pack(&entries), &PackageLimits::default()).expect("package read");
         assert_eq!(package.apps, sample_apps());
-    }
-
-    #[test]
-    fn manifest_schema_describes_the_manifest() {
-        let schema = manifest_schema();
-        assert_eq!(schema["title"], "Manifest");
-        assert_eq!(schema["type"], "object");
-        assert_eq!(schema["additionalProperties"], false);
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .expect("a required list")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        for field in ["format_version", "created_at", "source", "apps", "tasks"] {
-            assert!(required.contains(&field), "{field} is required");
-        }
-        assert_eq!(schema["properties"]["created_at"]["format"], "date-time");
-        let entry = &schema["definitions"]["ManifestEntry"];
-        assert_eq!(entry["properties"]["sha256"]["pattern"], "^[0-9a-f]{64}$");
-        assert_eq!(manifest_schema(), schema, "deterministic");
     }
 
     #[test]
