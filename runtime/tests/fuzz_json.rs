@@ -290,3 +290,59 @@ fn the_reference_and_the_checker_agree_on_hand_picked_bodies() {
         assert_eq!(checked(&bytes).is_ok(), allowed, "checker on {body}");
     }
 }
+
+/// The refusal's details for `body`, or `None` when it is accepted.
+fn refused(body: &str) -> Option<String> {
+    checked(body.as_bytes()).err().map(|refusal| {
+        assert_eq!(
+            refusal.code,
+            RefusalCode::Rejection(Rejection::InvalidParameter)
+        );
+        refusal.details.unwrap_or_default()
+    })
+}
+
+#[test]
+fn each_constraint_is_refused_naming_the_value_at_fault() {
+    let cases = [
+        (r#"{"name":""}"#, "name: shorter than 1 characters"),
+        (r#"{"name":"abcdef"}"#, "name: longer than 5 characters"),
+        (r#"{"name":7}"#, "name: must be a string"),
+        (r#"{"name":null}"#, "name: must be a string"),
+        (
+            r#"{"name":"a","count":10}"#,
+            "count: greater than or equal to 10",
+        ),
+        (r#"{"name":"a","count":-1}"#, "count: less than 0"),
+        (r#"{"name":"a","count":1.5}"#, "count: must be an integer"),
+        (r#"{"name":"a","tags":["c"]}"#, "tags[0]: not one of a, b"),
+        (
+            r#"{"name":"a","tags":["a","a","a","a"]}"#,
+            "tags: more than 3 items (4)",
+        ),
+        (
+            r#"{"name":"a","other":1}"#,
+            "other: is not a field of this object",
+        ),
+        (r#"{"count":1}"#, "name: is required"),
+        (
+            r#"{"name":"a","tags":["a","a","a"],"more":["b","b"]}"#,
+            "body: tags + more together hold more than 4 items (5)",
+        ),
+    ];
+    for (body, expected) in cases {
+        let details = refused(body).unwrap_or_else(|| panic!("{body} was accepted"));
+        assert!(
+            details.starts_with(expected),
+            "{body}: {details:?}, expected {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_json_is_an_invalid_body_not_a_panic() {
+    for body in ["", "{", "[1,2", "{\"name\":\"a\"} trailing", "\u{0}"] {
+        let details = refused(body).unwrap_or_else(|| panic!("{body:?} was accepted"));
+        assert!(details.starts_with("body"), "{body:?}: {details}");
+    }
+}
