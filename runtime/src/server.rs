@@ -800,8 +800,13 @@ fn parse_json_pass<T: serde::de::DeserializeOwned>(
         })
     };
     let parsed = parsed.and_then(|value| de.end().map(|()| value));
-    // A refusal wins even if the type's own deserializer went on and succeeded.
+    // A refusal wins even if the type's own deserializer went on and succeeded; but a body that
+    // is not JSON at all (e.g. bytes after a complete value, which the checks stop short of) is
+    // refused as malformed, whichever check failed first. Only refusals pay for the second look.
     if let Some(refused) = pass.refused.into_inner() {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(Refusal::invalid_parameter("body", format!("malformed JSON: {e}")));
+        }
         return Err(refused);
     }
     parsed.map_err(|e| {
