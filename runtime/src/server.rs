@@ -805,7 +805,10 @@ fn parse_json_pass<T: serde::de::DeserializeOwned>(
     // refused as malformed, whichever check failed first. Only refusals pay for the second look.
     if let Some(refused) = pass.refused.into_inner() {
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            return Err(Refusal::invalid_parameter("body", format!("malformed JSON: {e}")));
+            return Err(Refusal::invalid_parameter(
+                "body",
+                format!("malformed JSON: {e}"),
+            ));
         }
         return Err(refused);
     }

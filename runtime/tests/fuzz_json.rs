@@ -345,7 +345,15 @@ fn each_constraint_is_refused_naming_the_value_at_fault() {
 fn malformed_json_is_an_invalid_body_not_a_panic() {
     // `{}` then a NUL: found by `any_bytes_…`. The missing `name` was reported first, though the
     // body is not JSON at all; now a body that is not JSON is refused as such.
-    for body in ["", "{", "[1,2", "{\"name\":\"a\"} trailing", "\u{0}", "{}\u{0}", "{} x"] {
+    for body in [
+        "",
+        "{",
+        "[1,2",
+        "{\"name\":\"a\"} trailing",
+        "\u{0}",
+        "{}\u{0}",
+        "{} x",
+    ] {
         let details = refused(body).unwrap_or_else(|| panic!("{body:?} was accepted"));
         assert!(details.starts_with("body"), "{body:?}: {details}");
     }

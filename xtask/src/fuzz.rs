@@ -1,5 +1,5 @@
-//! `cargo xtask fuzz [--minutes N]`: runs each fuzz target (a proptest file) for N minutes (1 by
-//! default), in rounds of [`CASES_PER_ROUND`] fresh random cases per property, optimised unless
+//! `cargo xtask fuzz [--minutes N] [--only T,...]`: runs each fuzz target (a proptest file), or
+//! those named, for N minutes (1 by default), in rounds of [`CASES_PER_ROUND`] fresh random cases per property, optimised unless
 //! `--dev` (which reuses the test build: CI's choice, as an optimised build costs minutes). Every
 //! round draws a new seed; a failure stops the run, prints proptest's minimal input, and leaves
 //! it in the target's `.proptest-regressions` file, which `cargo test` then replays first. Prints,
@@ -51,16 +51,22 @@ const TARGETS: &[Target] = &[
 pub fn run(root: &Path, args: &[String]) -> ExitCode {
     let usage = || {
         eprintln!(
-            "usage: cargo xtask fuzz [--minutes N] [--dev]  (N minutes per target, default 1; \
-             --dev reuses the test build instead of an optimised one, as CI does)"
+            "usage: cargo xtask fuzz [--minutes N] [--dev] [--only TARGET,...]  (N minutes per \
+             target, default 1; --dev reuses the test build instead of an optimised one, as CI \
+             does; targets: fuzz_signature, fuzz_json, fuzz_package, fuzz_requests)"
         );
         ExitCode::from(2)
     };
     let (mut minutes, mut release) = (1.0_f64, true);
+    let mut only: Option<Vec<String>> = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dev" => release = false,
+            "--only" => match args.next() {
+                Some(list) => only = Some(list.split(',').map(str::to_string).collect()),
+                None => return usage(),
+            },
             "--minutes" => match args.next().map(|n| n.parse::<f64>()) {
                 Some(Ok(n)) if n > 0.0 => minutes = n,
                 _ => {
@@ -73,7 +79,16 @@ pub fn run(root: &Path, args: &[String]) -> ExitCode {
     }
     let budget = Duration::from_secs_f64(minutes * 60.0);
     let mut summary = Vec::new();
-    for target in TARGETS {
+    if let Some(only) = &only
+        && let Some(unknown) = only.iter().find(|n| !TARGETS.iter().any(|t| t.test == *n))
+    {
+        eprintln!("error: no fuzz target {unknown}");
+        return usage();
+    }
+    let chosen = TARGETS
+        .iter()
+        .filter(|t| only.as_ref().is_none_or(|o| o.iter().any(|n| n == t.test)));
+    for target in chosen {
         let started = Instant::now();
         let mut rounds = 0u64;
         while rounds == 0 || started.elapsed() < budget {
