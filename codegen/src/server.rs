@@ -36,7 +36,7 @@ const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
 pub(crate) fn contract_items(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let defaulted = with_error_defaults(spec)?;
     let spec = defaulted.as_ref().unwrap_or(spec);
-    let codes = ErrorCodes::read(spec)?.module()?;
+    let codes = ErrorCodes::read(spec)?.module();
     let limits = limits_module(spec)?;
     let headers = headers_module(spec)?;
     Ok(quote! {
@@ -67,20 +67,14 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         )?);
     }
 
-    let error_body_tokens = error_body.tokens(spec)?;
+    let error_body_tokens = error_body.tokens();
     let reject_tokens = codes.reject()?;
     let shape_statics = shapes.finish(spec)?;
 
     let items = operations.iter().map(|o| &o.items);
     let trait_methods = operations.iter().map(|o| &o.trait_method);
     let stub_methods = operations.iter().map(|o| &o.stub_method);
-    let signing_keys = if any_signature(spec, &ops)? {
-        if codes.rejection("bad_signature").is_none() {
-            return Err(Error::Invalid(
-                "a signature scheme needs a code marked `rejection: bad_signature` in x-error-codes"
-                    .into(),
-            ));
-        }
+    let signing_keys = if ops.iter().any(|op| spec::is_signed(spec, op)) {
         quote!(+ SigningKeys)
     } else {
         quote!()
@@ -328,14 +322,22 @@ fn allow_unused_private_items(file: &mut syn::File) {
     }
 }
 
-/// The document's `x-error-body`: which schema is the error body and where its fields are.
-struct ErrorBody {
+/// The document's `x-error-body`: which schema is the error body and where its fields are,
+/// each with the length it is cut to.
+pub(crate) struct ErrorBody {
     schema: String,
-    code: String,
-    message: String,
-    details: Option<String>,
-    request_id: String,
+    code: BodyField,
+    message: BodyField,
+    details: Option<BodyField>,
+    request_id: BodyField,
     request_id_header: String,
+}
+
+/// One field of the error body: its property name and the most characters it holds (its
+/// `maxLength`, else 1024).
+struct BodyField {
+    name: String,
+    max_chars: usize,
 }
 
 fn ext<'a>(extensions: &'a indexmap::IndexMap<String, Value>, key: &str) -> Option<&'a Value> {
@@ -351,21 +353,52 @@ fn ext_str(value: &Value, key: &str, what: &str) -> Result<String, Error> {
 }
 
 impl ErrorBody {
-    fn read(spec: &OpenAPI) -> Result<Self, Error> {
+    /// Reads `x-error-body` and the fields of the schema it names: each field must be a string,
+    /// the schema an object with those properties. Run first by [`crate::validate`].
+    pub(crate) fn read(spec: &OpenAPI) -> Result<Self, Error> {
         let value = ext(&spec.extensions, "x-error-body").ok_or_else(|| {
             Error::Invalid("the server generator needs a top-level `x-error-body` (schema, code, message, request_id, request_id_header)".into())
         })?;
         let what = "x-error-body";
+        let schema = ext_str(value, "schema", what)?;
+        let code = ext_str(value, "code", what)?;
+        let message = ext_str(value, "message", what)?;
+        let details = value
+            .get("details")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let request_id = ext_str(value, "request_id", what)?;
+        let request_id_header = ext_str(value, "request_id_header", what)?.to_ascii_lowercase();
+
+        let object = spec
+            .components
+            .as_ref()
+            .and_then(|c| c.schemas.get(&schema))
+            .ok_or_else(|| Error::Invalid(format!("x-error-body: no schema {schema}")))?;
+        let SchemaKind::Type(Type::Object(object)) =
+            &spec::resolve_schema(spec, object)?.schema_kind
+        else {
+            return Err(Error::Invalid(format!(
+                "x-error-body: {schema} is not an object schema"
+            )));
+        };
+        let field = |name: String| -> Result<BodyField, Error> {
+            let property = object.properties.get(&name).ok_or_else(|| {
+                Error::Invalid(format!("x-error-body: {schema} has no property {name}"))
+            })?;
+            let max_chars = match &spec::resolve_boxed(spec, property)?.schema_kind {
+                SchemaKind::Type(Type::String(s)) => s.max_length.unwrap_or(1024),
+                _ => 1024,
+            };
+            Ok(BodyField { name, max_chars })
+        };
         Ok(ErrorBody {
-            schema: ext_str(value, "schema", what)?,
-            code: ext_str(value, "code", what)?,
-            message: ext_str(value, "message", what)?,
-            details: value
-                .get("details")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            request_id: ext_str(value, "request_id", what)?,
-            request_id_header: ext_str(value, "request_id_header", what)?.to_ascii_lowercase(),
+            code: field(code)?,
+            message: field(message)?,
+            details: details.map(field).transpose()?,
+            request_id: field(request_id)?,
+            request_id_header,
+            schema,
         })
     }
 
@@ -373,46 +406,29 @@ impl ErrorBody {
         format!("#/components/schemas/{}", self.schema)
     }
 
-    fn tokens(&self, spec: &OpenAPI) -> Result<TokenStream, Error> {
-        // Each field is cut to its own maxLength (a field without one, to 1024 characters).
-        let schema = spec
-            .components
-            .as_ref()
-            .and_then(|c| c.schemas.get(&self.schema))
-            .ok_or_else(|| Error::Invalid(format!("x-error-body: no schema {}", self.schema)))?;
-        let schema = spec::resolve_schema(spec, schema)?;
-        let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
-            return Err(Error::Invalid(format!(
-                "x-error-body: {} is not an object schema",
-                self.schema
-            )));
+    /// The header the request id is sent in, lower case.
+    pub(crate) fn request_id_header(&self) -> &str {
+        &self.request_id_header
+    }
+
+    /// `ERROR_BODY`: where the generated layer writes each field, cut to its length.
+    fn tokens(&self) -> TokenStream {
+        let field = |field: &BodyField| {
+            let (name, max_chars) = (&field.name, field.max_chars);
+            quote!(BodyField { name: #name, max_chars: #max_chars })
         };
-        let field = |name: &str| -> Result<TokenStream, Error> {
-            let property = object.properties.get(name).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "x-error-body: {} has no property {name}",
-                    self.schema
-                ))
-            })?;
-            let max_chars = match &spec::resolve_boxed(spec, property)?.schema_kind {
-                SchemaKind::Type(Type::String(s)) => s.max_length.unwrap_or(1024),
-                _ => 1024,
-            };
-            Ok(quote!(BodyField { name: #name, max_chars: #max_chars }))
-        };
-        let code = field(&self.code)?;
-        let message = field(&self.message)?;
+        let code = field(&self.code);
+        let message = field(&self.message);
         let details = match &self.details {
-            Some(name) => {
-                let details = field(name)?;
+            Some(details) => {
+                let details = field(details);
                 quote!(Some(#details))
             }
             None => quote!(None),
         };
-        let request_id = field(&self.request_id)?;
+        let request_id = field(&self.request_id);
         let header = &self.request_id_header;
-        HeaderNameCheck::check(header)?;
-        Ok(quote! {
+        quote! {
             const ERROR_BODY: ErrorBodyShape = ErrorBodyShape {
                 code: #code,
                 message: #message,
@@ -420,35 +436,17 @@ impl ErrorBody {
                 request_id: #request_id,
                 request_id_header: #header,
             };
-        })
-    }
-}
-
-struct HeaderNameCheck;
-
-impl HeaderNameCheck {
-    fn check(name: &str) -> Result<(), Error> {
-        let ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!(
-                "`{name}` is not a valid header name"
-            )))
         }
     }
 }
 
 /// The document's `x-error-codes`.
-struct ErrorCodes {
+pub(crate) struct ErrorCodes {
     codes: Vec<(String, u16, String, Option<String>)>,
 }
 
 /// The rejections the generated layer sends by itself; each needs one code marked in the document.
-const REJECTIONS: [&str; 7] = [
+pub(crate) const REJECTIONS: [&str; 7] = [
     "missing_credential",
     "invalid_parameter",
     "missing_body",
@@ -460,11 +458,13 @@ const REJECTIONS: [&str; 7] = [
 
 /// Rejections a document needs only when it uses what they refuse, each with the rejection whose
 /// code stands in when none is marked: `bad_signature` (a request signature that does not verify)
-/// is required by a document that declares a signature scheme (checked where the scheme is read).
+/// is required by a document with a signed operation (checked by [`crate::validate`]).
 const OPTIONAL_REJECTIONS: [(&str, &str); 1] = [("bad_signature", "missing_credential")];
 
 impl ErrorCodes {
-    fn read(spec: &OpenAPI) -> Result<Self, Error> {
+    /// Reads `x-error-codes`: each entry a code, a status in 400..599, a meaning and an optional
+    /// known rejection. Run first by [`crate::validate`], which checks the list as a whole.
+    pub(crate) fn read(spec: &OpenAPI) -> Result<Self, Error> {
         let list = ext(&spec.extensions, "x-error-codes")
             .and_then(Value::as_array)
             .ok_or_else(|| {
@@ -500,7 +500,13 @@ impl ErrorCodes {
         Ok(ErrorCodes { codes })
     }
 
-    fn const_name(code: &str) -> syn::Ident {
+    /// The codes, in document order.
+    pub(crate) fn codes(&self) -> impl Iterator<Item = &str> {
+        self.codes.iter().map(|(code, ..)| code.as_str())
+    }
+
+    /// The name of a code's constant in `codes`.
+    pub(crate) fn const_name(code: &str) -> syn::Ident {
         let cleaned: String = code
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -508,24 +514,30 @@ impl ErrorCodes {
         format_ident!("{}", cleaned.to_shouty_snake_case().replace("__", "_"))
     }
 
-    fn rejection(&self, kind: &str) -> Option<(u16, syn::Ident)> {
+    /// The status and constant of the code marked `rejection: kind`, if one is.
+    pub(crate) fn rejection(&self, kind: &str) -> Option<(u16, syn::Ident)> {
         self.codes
             .iter()
             .find(|(_, _, _, r)| r.as_deref() == Some(kind))
             .map(|(code, status, _, _)| (*status, Self::const_name(code)))
     }
 
-    /// `pub mod codes`, for the contract module.
-    fn module(&self) -> Result<TokenStream, Error> {
-        let mut names = BTreeSet::new();
+    /// The constant of the code marked `rejection: kind`, a rejection the generated layer sends
+    /// (one of [`REJECTIONS`]), which the document must mark.
+    pub(crate) fn required_rejection(&self, kind: &str) -> Result<syn::Ident, Error> {
+        self.rejection(kind).map(|(_, name)| name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "x-error-codes: no code is marked `rejection: {kind}`"
+            ))
+        })
+    }
+
+    /// `pub mod codes`, for the contract module (each constant's name is unique: checked by
+    /// [`crate::validate`]).
+    fn module(&self) -> TokenStream {
         let mut consts = Vec::new();
         for (code, status, meaning, _) in &self.codes {
             let name = Self::const_name(code);
-            if !names.insert(name.to_string()) {
-                return Err(Error::Invalid(format!(
-                    "x-error-codes: {code} is listed twice"
-                )));
-            }
             let doc = format!("`{code}` ({status}): {meaning}");
             consts.push(quote! {
                 #[doc = #doc]
@@ -533,7 +545,7 @@ impl ErrorCodes {
             });
         }
         let all = self.codes.iter().map(|(code, ..)| Self::const_name(code));
-        Ok(quote! {
+        quote! {
             /// The error codes of the document (`x-error-codes`); no other code can be sent.
             pub mod codes {
                 pub use roma_assets_runtime::ErrorCode;
@@ -541,7 +553,7 @@ impl ErrorCodes {
                 /// Every code, in document order.
                 pub const ALL: &[ErrorCode] = &[#(#all),*];
             }
-        })
+        }
     }
 
     /// `REJECT`, the codes of the generated layer's own refusals, for the server.
@@ -549,11 +561,7 @@ impl ErrorCodes {
         let mut reject_fields = Vec::new();
         for kind in REJECTIONS {
             let field = format_ident!("{kind}");
-            let Some((_, name)) = self.rejection(kind) else {
-                return Err(Error::Invalid(format!(
-                    "x-error-codes: no code is marked `rejection: {kind}`"
-                )));
-            };
+            let name = self.required_rejection(kind)?;
             reject_fields.push(quote!(#field: codes::#name,));
         }
         for (kind, fallback) in OPTIONAL_REJECTIONS {
@@ -690,7 +698,6 @@ fn headers_module(spec: &OpenAPI) -> Result<TokenStream, Error> {
                 ..
             }) = scheme
             {
-                HeaderNameCheck::check(&header.to_ascii_lowercase())?;
                 let ident = format_ident!("{}", name.to_shouty_snake_case());
                 if ident == "REQUEST_ID" {
                     return Err(Error::Invalid(format!(
@@ -734,11 +741,11 @@ impl Shapes {
         Self::name(component)
     }
 
-    fn pattern(&mut self, source: &str, context: &str) -> Result<syn::Ident, Error> {
-        check_regex(source, context)?;
+    /// The static of a pattern (compiled by [`crate::validate`] already).
+    fn pattern(&mut self, source: &str) -> syn::Ident {
         let next = self.patterns.len();
         let index = *self.patterns.entry(source.to_string()).or_insert(next);
-        Ok(format_ident!("PATTERN_{index}"))
+        format_ident!("PATTERN_{index}")
     }
 
     fn finish(mut self, spec: &OpenAPI) -> Result<TokenStream, Error> {
@@ -788,21 +795,9 @@ fn opt_usize(v: Option<usize>) -> TokenStream {
     }
 }
 
-fn check_regex(pattern: &str, context: &str) -> Result<(), Error> {
-    regress::Regex::new(pattern).map(|_| ()).map_err(|e| {
-        Error::Invalid(format!(
-            "{context}: pattern {pattern:?} does not compile: {e}"
-        ))
-    })
-}
-
-/// Checks of a string value `s` (a `&str`) against a string schema.
-fn string_checks(
-    s: &openapiv3::StringType,
-    value: &TokenStream,
-    loc: &TokenStream,
-    context: &str,
-) -> Result<TokenStream, Error> {
+/// Checks of a string value `s` (a `&str`) against a string schema (its pattern compiled by
+/// [`crate::validate`] already).
+fn string_checks(s: &openapiv3::StringType, value: &TokenStream, loc: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
     if s.min_length.is_some_and(|m| m > 0) || s.max_length.is_some() {
         let min = opt_usize(s.min_length.filter(|m| *m > 0));
@@ -810,7 +805,6 @@ fn string_checks(
         checks.push(quote!(check_str_len(#loc, #value, #min, #max)?;));
     }
     if let Some(pattern) = &s.pattern {
-        check_regex(pattern, context)?;
         checks.push(quote! {
             {
                 static RE: std::sync::LazyLock<regress::Regex> = std::sync::LazyLock::new(|| {
@@ -824,7 +818,7 @@ fn string_checks(
     if !allowed.is_empty() {
         checks.push(quote!(check_enum(#loc, #value, &[#(#allowed),*])?;));
     }
-    Ok(quote!(#(#checks)*))
+    quote!(#(#checks)*)
 }
 
 fn number_bounds(
@@ -856,7 +850,7 @@ fn shape(
             let max = opt_usize(s.max_length);
             let pattern = match &s.pattern {
                 Some(source) => {
-                    let ident = shapes.pattern(source, context)?;
+                    let ident = shapes.pattern(source);
                     quote!(Some(&#ident))
                 }
                 None => quote!(None),
@@ -1121,7 +1115,6 @@ fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Er
         return Err(op.unsupported(format!("parameter {name}: `content` parameters")));
     };
     let schema = spec::resolve_schema(spec, schema_ref)?;
-    let context = format!("{} parameter {name}", op.operation_id);
     let loc = quote!(loc);
 
     // The raw text: path parameters always exist (axum matched the route); query and header
@@ -1131,7 +1124,6 @@ fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Er
         Parameter::Query { .. } => quote!(query.get(#name)),
         Parameter::Header { .. } => {
             let lower = name.to_ascii_lowercase();
-            HeaderNameCheck::check(&lower)?;
             quote!(header_param(&parts.headers, #lower)?)
         }
         Parameter::Cookie { .. } => return Err(op.unsupported(format!("cookie parameter {name}"))),
@@ -1140,7 +1132,7 @@ fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Er
     // Checks on the raw text, then its conversion to the field's type.
     let (checks, base_ty, convert) = match &schema.schema_kind {
         SchemaKind::Type(Type::String(s)) => {
-            let checks = string_checks(s, &quote!(raw), &loc, &context)?;
+            let checks = string_checks(s, &quote!(raw), &loc);
             match schema_ref {
                 ReferenceOr::Reference { reference } => {
                     let ty = type_ident(spec::ref_name(reference, "schemas")?);
@@ -1378,7 +1370,6 @@ fn security(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<Security>, Error> {
                 continue;
             }
             let header = name.to_ascii_lowercase();
-            HeaderNameCheck::check(&header)?;
             let key = ApiKey {
                 header,
                 min: bound("x-min-length").map_or(1, |v| v as usize),
@@ -1393,17 +1384,6 @@ fn security(spec: &OpenAPI, op: &Op<'_>) -> Result<Option<Security>, Error> {
         return Ok(None);
     }
     Ok(Some(security))
-}
-
-/// Whether any operation of the document may be signed: the generated `Api` then requires
-/// [`SigningKeys`](the runtime's trait) to look up secret keys.
-fn any_signature(spec: &OpenAPI, ops: &[Op<'_>]) -> Result<bool, Error> {
-    for op in ops {
-        if security(spec, op)?.is_some_and(|s| s.signature.is_some()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// What an operation's request body is.
@@ -2114,8 +2094,7 @@ fn multipart(
         } else {
             let slot = format_ident!("text_{}", field.to_string().trim_end_matches('_'));
             let loc = quote!(loc);
-            let checks =
-                string_checks(s, &quote!(raw.as_str()), &loc, &format!("{id} part {name}"))?;
+            let checks = string_checks(s, &quote!(raw.as_str()), &loc);
             text_slots.push(quote!(let mut #slot: Option<String> = None;));
             text_stores.push(quote!(if name == #name { #slot = Some(text); }));
             text_names.push(name.clone());
@@ -2209,7 +2188,7 @@ fn file_name_rule(
             "{what}: error-code {code} is not in x-error-codes"
         )));
     }
-    let pattern = shapes.pattern(&pattern, &what)?;
+    let pattern = shapes.pattern(&pattern);
     let code = ErrorCodes::const_name(&code);
     Ok(quote! {
         check_file_name(#part, file.file_name.as_deref(), &#pattern, codes::#code, #description)?;
