@@ -1089,24 +1089,6 @@ fn rust_field(name: &str) -> syn::Ident {
     }
 }
 
-/// The statement binding `body` from `read` (an `Option` of the body) and the handler's argument:
-/// a required body refuses its absence with `missing_body(what)`, an optional one stays an `Option`.
-fn bind_body(
-    read: TokenStream,
-    ty: TokenStream,
-    required: bool,
-    what: &str,
-) -> (TokenStream, TokenStream) {
-    if required {
-        (
-            quote!(let body = (#read).ok_or_else(|| missing_body(#what))?;),
-            quote!(body: #ty),
-        )
-    } else {
-        (quote!(let body = #read;), quote!(body: Option<#ty>))
-    }
-}
-
 fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Result<Param, Error> {
     let data = spec::parameter_data(parameter);
     let name = data.name.as_str();
@@ -1468,7 +1450,39 @@ struct Operation {
     description: TokenStream,
 }
 
+/// The names generated for one operation, all derived from its operationId.
+struct Names<'a> {
+    /// The operationId.
+    id: &'a str,
+    /// The trait method (snake case).
+    method: syn::Ident,
+    /// The axum handler, `handle_<method>`.
+    handler: syn::Ident,
+    /// The reply enum, `<Op>Reply`.
+    reply: syn::Ident,
+    /// The parameters struct, `<Op>Params`.
+    params: syn::Ident,
+    /// The operation's field of `BodyLimits` (snake case).
+    limit: syn::Ident,
+}
+
+impl<'a> Names<'a> {
+    fn new(id: &'a str) -> Self {
+        let snake = id.to_snake_case();
+        let camel = id.to_upper_camel_case();
+        Names {
+            id,
+            method: format_ident!("{snake}"),
+            handler: format_ident!("handle_{snake}"),
+            reply: format_ident!("{camel}Reply"),
+            params: format_ident!("{camel}Params"),
+            limit: format_ident!("{snake}"),
+        }
+    }
+}
+
 impl Operation {
+    /// The reply enum, the inputs and the handler of `op`, and its method of the `Api` trait.
     fn generate(
         spec: &OpenAPI,
         op: &Op<'_>,
@@ -1476,445 +1490,336 @@ impl Operation {
         codes: &ErrorCodes,
         shapes: &mut Shapes,
     ) -> Result<Self, Error> {
-        let id = op.operation_id;
-        let snake = id.to_snake_case();
-        let camel = id.to_upper_camel_case();
-        let method_ident = format_ident!("{snake}");
-        let handler = format_ident!("handle_{snake}");
-        let reply = format_ident!("{camel}Reply");
-        let params_ty = format_ident!("{camel}Params");
-        let limit_ident = format_ident!("{snake}");
-
-        // Responses: exactly the documented statuses; ranges (`4XX`) and `default` after them.
-        let all = op.all_responses(spec)?;
-        let statuses: Vec<u16> = all
-            .iter()
-            .filter_map(|(s, _)| match s {
-                ResponseStatus::Code(code) => Some(*code),
-                _ => None,
-            })
-            .collect();
-        let mut variants = Vec::new();
-        let mut arms = Vec::new();
-        let mut from_arms = Vec::new();
-        // The keys (range or default) whose variant carries the error body: where a refusal of a
-        // status not declared exactly goes.
-        let mut error_keys: Vec<(ResponseStatus, syn::Ident)> = Vec::new();
-        for (key, response) in all
-            .iter()
-            .filter(|(k, _)| !matches!(k, ResponseStatus::Code(_)))
-        {
-            let (variant, doc) = match key {
-                ResponseStatus::Range(range) => (
-                    format_ident!("Status{range}XX"),
-                    format!(
-                        "{range}XX: {} (the status is the variant's)",
-                        response.description
-                    ),
-                ),
-                _ => (
-                    format_ident!("Default"),
-                    format!(
-                        "default: {} (the status is the variant's)",
-                        response.description
-                    ),
-                ),
-            };
-            let mut contents = response.content.iter();
-            match contents.next() {
-                None => {
-                    variants.push(quote!(#[doc = #doc] #variant(StatusCode),));
-                    arms.push(quote!(Self::#variant(status) => status.into_response(),));
-                }
-                Some((media, content)) => {
-                    if contents.next().is_some() {
-                        return Err(op.unsupported(
-                            "a range or default response with more than one content type",
-                        ));
-                    }
-                    let schema_ref = content.schema.as_ref().ok_or_else(|| {
-                        op.unsupported("a range or default response without a schema")
-                    })?;
-                    let is_error = matches!(schema_ref, ReferenceOr::Reference { reference } if *reference == error_body.schema_ref());
-                    if is_error {
-                        variants.push(quote!(#[doc = #doc] #variant(ApiError),));
-                        arms.push(quote!(Self::#variant(error) => error.into_response(),));
-                        error_keys.push((*key, variant));
-                    } else if spec::is_json_media(media) {
-                        let ReferenceOr::Reference { reference } = schema_ref else {
-                            return Err(
-                                op.unsupported("an inline range or default response schema")
-                            );
-                        };
-                        let ty = type_ident(spec::ref_name(reference, "schemas")?);
-                        variants.push(quote!(#[doc = #doc] #variant(StatusCode, types::#ty),));
-                        arms.push(
-                            quote!(Self::#variant(status, body) => json_response(status, &body),),
-                        );
-                    } else {
-                        let media = sendable_media(media);
-                        variants
-                            .push(quote!(#[doc = #doc] #variant(StatusCode, axum::body::Body),));
-                        arms.push(quote!(Self::#variant(status, body) => binary_response(status, #media, body),));
-                    }
-                }
-            }
-        }
-        // A status the layer may send is declared when an exact status, a range with the error
-        // body, or a default with the error body covers it.
-        let declares = |status: u16| {
-            statuses.contains(&status) || error_keys.iter().any(|(key, _)| key.covers(status))
+        let names = Names::new(op.operation_id);
+        let reply = Reply::generate(spec, op, error_body)?;
+        let inputs = Inputs::generate(spec, op, codes, shapes, &reply, &names)?;
+        let (trait_method, stub_method) = trait_methods(op, &names, &inputs.args);
+        let reply_items = reply.items(&names);
+        let handler = handler(&names, &inputs);
+        let input_items = &inputs.items;
+        let (id, method, path) = (names.id, op.method.to_uppercase(), op.path);
+        let statuses = &reply.statuses;
+        let description = quote! {
+            OperationDescription { operation_id: #id, method: #method, path: #path, statuses: &[#(#statuses),*] }
         };
-        let responses: Vec<(u16, &openapiv3::Response)> = all
-            .iter()
-            .filter_map(|(k, r)| match k {
-                ResponseStatus::Code(code) => Some((*code, *r)),
-                _ => None,
-            })
-            .collect();
-        for (status, response) in &responses {
-            let variant = status_variant(*status);
-            let doc = format!("{status}: {}", response.description);
-            let status_lit = *status;
-            let status_expr = quote!(StatusCode::from_u16(#status_lit).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-            let mut contents = response.content.iter();
-            match contents.next() {
-                None => {
-                    variants.push(quote!(#[doc = #doc] #variant,));
-                    arms.push(quote!(Self::#variant => #status_expr.into_response(),));
-                }
-                Some((media, content)) => {
-                    if contents.next().is_some() {
-                        return Err(
-                            op.unsupported(format!("status {status}: more than one content type"))
-                        );
-                    }
-                    let schema_ref = content.schema.as_ref().ok_or_else(|| {
-                        op.unsupported(format!("status {status}: content without a schema"))
-                    })?;
-                    let is_error = matches!(schema_ref, ReferenceOr::Reference { reference } if *reference == error_body.schema_ref());
-                    let schema = spec::resolve_schema(spec, schema_ref)?;
-                    let binary = matches!(&schema.schema_kind, SchemaKind::Type(Type::String(s))
-                        if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary)));
-                    if is_error {
-                        if *status < 400 {
-                            return Err(
-                                op.unsupported(format!("status {status} carries the error body"))
-                            );
-                        }
-                        variants.push(quote!(#[doc = #doc] #variant(ApiError),));
-                        arms.push(quote! {
-                            Self::#variant(error) => {
-                                let mut response = error.into_response();
-                                *response.status_mut() = #status_expr;
-                                response
-                            }
-                        });
-                        from_arms.push(quote!(#status_lit => Self::#variant(error),));
-                    } else if binary {
-                        let media = media.as_str();
-                        variants.push(quote!(#[doc = #doc] #variant(axum::body::Body),));
-                        arms.push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
-                    } else if spec::is_json_media(media) {
-                        let ReferenceOr::Reference { reference } = schema_ref else {
-                            return Err(op.unsupported(format!(
-                                "status {status}: inline response schemas (use a $ref)"
-                            )));
-                        };
-                        let ty = type_ident(spec::ref_name(reference, "schemas")?);
-                        variants.push(quote!(#[doc = #doc] #variant(types::#ty),));
-                        arms.push(
-                            quote!(Self::#variant(body) => json_response(#status_expr, &body),),
-                        );
-                    } else {
-                        // Any other media type is bytes the handler produces, as progenitor's
-                        // client reads them; a wildcard (`*/*`) is sent as octet-stream.
-                        let media = sendable_media(media);
-                        variants.push(quote!(#[doc = #doc] #variant(axum::body::Body),));
-                        arms.push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
-                    }
-                }
+        Ok(Operation {
+            method: op.method,
+            path: op.path.to_string(),
+            handler: names.handler,
+            trait_method,
+            stub_method,
+            items: quote!(#(#input_items)* #reply_items #handler),
+            limit_field: inputs.limit_field,
+            limit_default: inputs.limit_default,
+            description,
+        })
+    }
+}
+
+/// The operation's method of the `Api` trait, and the same method of `NotImplemented`, which
+/// answers a 500 "not implemented".
+fn trait_methods(
+    op: &Op<'_>,
+    names: &Names<'_>,
+    args: &[TokenStream],
+) -> (TokenStream, TokenStream) {
+    let (id, method, reply) = (names.id, &names.method, &names.reply);
+    let summary = op
+        .operation
+        .summary
+        .clone()
+        .unwrap_or_else(|| id.to_string());
+    let method_doc = format!(
+        "{summary}\n\n`{} {}` (operationId `{id}`).",
+        op.method.to_uppercase(),
+        op.path
+    );
+    let trait_method = quote! {
+        #[doc = #method_doc]
+        fn #method(&self, #(#args),*) -> impl std::future::Future<Output = #reply> + Send;
+    };
+    let not_implemented = format!("{id} has no implementation");
+    let stub_method = quote! {
+        #[allow(unused_variables)]
+        async fn #method(&self, #(#args),*) -> #reply {
+            ApiError::new(REJECT.internal, "not implemented").with_details(#not_implemented).into()
+        }
+    };
+    (trait_method, stub_method)
+}
+
+/// The axum handler: reads and checks the inputs, calls the trait method, answers its reply.
+fn handler(names: &Names<'_>, inputs: &Inputs) -> TokenStream {
+    let (handler, method) = (&names.handler, &names.method);
+    let (extract, call_args) = (&inputs.extract, &inputs.call_args);
+    let body_binding = if inputs.has_body {
+        quote!(body)
+    } else {
+        quote!(_body)
+    };
+    quote! {
+        #[allow(unused_mut, unused_variables)]
+        async fn #handler<A: Api>(
+            axum::extract::State(shared): State<A>,
+            request: axum::extract::Request,
+        ) -> Response {
+            finish(async move {
+                let (mut parts, #body_binding) = request.into_parts();
+                #(#extract)*
+                Ok(shared.api.#method(#(#call_args),*).await.into_response())
+            }.await)
+        }
+    }
+}
+
+/// The reply enum of an operation: one variant per documented status (ranges and `default`
+/// first, then exact statuses, ascending), how each is answered, and which status an
+/// `ApiError` turns into which variant. Only made when the operation declares 500.
+struct Reply {
+    /// The exact statuses, ascending.
+    statuses: Vec<u16>,
+    /// The keys (range or default) whose variant carries the error body: where a refusal of a
+    /// status not declared exactly goes.
+    error_keys: Vec<(ResponseStatus, syn::Ident)>,
+    variants: Vec<TokenStream>,
+    /// The arms of `IntoResponse::into_response`.
+    arms: Vec<TokenStream>,
+    /// The arms of `From<ApiError>` for the declared statuses.
+    from_arms: Vec<TokenStream>,
+}
+
+impl Reply {
+    fn generate(spec: &OpenAPI, op: &Op<'_>, error_body: &ErrorBody) -> Result<Self, Error> {
+        // Exactly the documented statuses; ranges (`4XX`) and `default` after them.
+        let all = op.all_responses(spec)?;
+        let mut reply = Reply {
+            statuses: all
+                .iter()
+                .filter_map(|(s, _)| match s {
+                    ResponseStatus::Code(code) => Some(*code),
+                    _ => None,
+                })
+                .collect(),
+            error_keys: Vec::new(),
+            variants: Vec::new(),
+            arms: Vec::new(),
+            from_arms: Vec::new(),
+        };
+        let error_ref = error_body.schema_ref();
+        for (key, response) in &all {
+            if !matches!(key, ResponseStatus::Code(_)) {
+                reply.range_or_default(op, *key, response, &error_ref)?;
             }
         }
-        if !declares(500) {
+        for (key, response) in &all {
+            if let ResponseStatus::Code(status) = key {
+                reply.exact(spec, op, *status, response, &error_ref)?;
+            }
+        }
+        if !reply.declares(500) {
             return Err(
                 op.unsupported("every operation must declare 500: the generated layer can send it")
             );
         }
         // Refusals of statuses no exact variant has: the first range or default that covers
         // them, else (a server bug) a 500.
-        for (key, variant) in &error_keys {
+        for (key, variant) in &reply.error_keys {
             if let ResponseStatus::Range(range) = key {
                 let (low, high) = (range * 100, range * 100 + 99);
-                from_arms.push(quote!(#low..=#high => Self::#variant(error),));
+                reply
+                    .from_arms
+                    .push(quote!(#low..=#high => Self::#variant(error),));
             }
         }
-        let undeclared = match error_keys
+        Ok(reply)
+    }
+
+    /// Whether a status the layer may send is declared: an exact status, a range with the
+    /// error body, or a default with the error body covers it.
+    fn declares(&self, status: u16) -> bool {
+        self.statuses.contains(&status) || self.error_keys.iter().any(|(key, _)| key.covers(status))
+    }
+
+    /// The variant of a range (`Status4XX`) or `default` response, which carries its status.
+    fn range_or_default(
+        &mut self,
+        op: &Op<'_>,
+        key: ResponseStatus,
+        response: &openapiv3::Response,
+        error_ref: &str,
+    ) -> Result<(), Error> {
+        let (variant, doc) = match key {
+            ResponseStatus::Range(range) => (
+                format_ident!("Status{range}XX"),
+                format!(
+                    "{range}XX: {} (the status is the variant's)",
+                    response.description
+                ),
+            ),
+            _ => (
+                format_ident!("Default"),
+                format!(
+                    "default: {} (the status is the variant's)",
+                    response.description
+                ),
+            ),
+        };
+        let mut contents = response.content.iter();
+        let Some((media, content)) = contents.next() else {
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(StatusCode),));
+            self.arms
+                .push(quote!(Self::#variant(status) => status.into_response(),));
+            return Ok(());
+        };
+        if contents.next().is_some() {
+            return Err(
+                op.unsupported("a range or default response with more than one content type")
+            );
+        }
+        let schema_ref = content
+            .schema
+            .as_ref()
+            .ok_or_else(|| op.unsupported("a range or default response without a schema"))?;
+        let is_error =
+            matches!(schema_ref, ReferenceOr::Reference { reference } if reference == error_ref);
+        if is_error {
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(ApiError),));
+            self.arms
+                .push(quote!(Self::#variant(error) => error.into_response(),));
+            self.error_keys.push((key, variant));
+        } else if spec::is_json_media(media) {
+            let ReferenceOr::Reference { reference } = schema_ref else {
+                return Err(op.unsupported("an inline range or default response schema"));
+            };
+            let ty = type_ident(spec::ref_name(reference, "schemas")?);
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(StatusCode, types::#ty),));
+            self.arms
+                .push(quote!(Self::#variant(status, body) => json_response(status, &body),));
+        } else {
+            let media = sendable_media(media);
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(StatusCode, axum::body::Body),));
+            self.arms.push(
+                quote!(Self::#variant(status, body) => binary_response(status, #media, body),),
+            );
+        }
+        Ok(())
+    }
+
+    /// The variant of an exact status: none, the error body, bytes or a JSON type.
+    fn exact(
+        &mut self,
+        spec: &OpenAPI,
+        op: &Op<'_>,
+        status: u16,
+        response: &openapiv3::Response,
+        error_ref: &str,
+    ) -> Result<(), Error> {
+        let variant = status_variant(status);
+        let doc = format!("{status}: {}", response.description);
+        let status_expr =
+            quote!(StatusCode::from_u16(#status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        let mut contents = response.content.iter();
+        let Some((media, content)) = contents.next() else {
+            self.variants.push(quote!(#[doc = #doc] #variant,));
+            self.arms
+                .push(quote!(Self::#variant => #status_expr.into_response(),));
+            return Ok(());
+        };
+        if contents.next().is_some() {
+            return Err(op.unsupported(format!("status {status}: more than one content type")));
+        }
+        let schema_ref = content
+            .schema
+            .as_ref()
+            .ok_or_else(|| op.unsupported(format!("status {status}: content without a schema")))?;
+        let is_error =
+            matches!(schema_ref, ReferenceOr::Reference { reference } if reference == error_ref);
+        let schema = spec::resolve_schema(spec, schema_ref)?;
+        let binary = matches!(&schema.schema_kind, SchemaKind::Type(Type::String(s))
+            if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary)));
+        if is_error {
+            if status < 400 {
+                return Err(op.unsupported(format!("status {status} carries the error body")));
+            }
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(ApiError),));
+            self.arms.push(quote! {
+                Self::#variant(error) => {
+                    let mut response = error.into_response();
+                    *response.status_mut() = #status_expr;
+                    response
+                }
+            });
+            self.from_arms
+                .push(quote!(#status => Self::#variant(error),));
+        } else if binary {
+            let media = media.as_str();
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(axum::body::Body),));
+            self.arms
+                .push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
+        } else if spec::is_json_media(media) {
+            let ReferenceOr::Reference { reference } = schema_ref else {
+                return Err(op.unsupported(format!(
+                    "status {status}: inline response schemas (use a $ref)"
+                )));
+            };
+            let ty = type_ident(spec::ref_name(reference, "schemas")?);
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(types::#ty),));
+            self.arms
+                .push(quote!(Self::#variant(body) => json_response(#status_expr, &body),));
+        } else {
+            // Any other media type is bytes the handler produces, as progenitor's client reads
+            // them; a wildcard (`*/*`) is sent as octet-stream.
+            let media = sendable_media(media);
+            self.variants
+                .push(quote!(#[doc = #doc] #variant(axum::body::Body),));
+            self.arms
+                .push(quote!(Self::#variant(body) => binary_response(#status_expr, #media, body),));
+        }
+        Ok(())
+    }
+
+    /// The last arm of `From<ApiError>`: a status no variant declares goes to `default` if there
+    /// is one, else it is a server bug answered as a 500.
+    fn undeclared_arm(&self, id: &str) -> TokenStream {
+        if let Some((_, variant)) = self
+            .error_keys
             .iter()
             .find(|(key, _)| *key == ResponseStatus::Default)
         {
-            Some((_, variant)) => quote!(_ => Self::#variant(error),),
-            None => {
-                let internal = if statuses.contains(&500) {
-                    quote!(InternalServerError)
-                } else {
-                    let (_, variant) = error_keys
-                        .iter()
-                        .find(|(key, _)| key.covers(500))
-                        .expect("500 is declared, checked above");
-                    quote!(#variant)
-                };
-                quote! {
-                    other => Self::#internal(ApiError::internal(format!(
-                        "{} answered {} with status {other}, which the document does not declare for it",
-                        #id, error.code().code
-                    ))),
-                }
-            }
-        };
-
-        // Inputs.
-        let security = security(spec, op)?;
-        if security.is_some()
-            && !declares(
-                codes
-                    .rejection("missing_credential")
-                    .map(|r| r.0)
-                    .unwrap_or(401),
-            )
-        {
-            return Err(op.unsupported(
-                "a secured operation must declare the missing-credential status (401)",
-            ));
+            return quote!(_ => Self::#variant(error),);
         }
-        let params = op
-            .parameters
-            .iter()
-            .map(|p| param(spec, op, p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let body_kind = body_kind(spec, op, codes, shapes)?;
-        let has_body = !matches!(body_kind, BodyKind::None);
-        if (!params.is_empty() || has_body) && !declares(400) {
-            return Err(op.unsupported(
-                "an operation with inputs must declare 400: the generated layer sends it",
-            ));
-        }
-        if has_body && !declares(413) {
-            return Err(op.unsupported(
-                "an operation with a body must declare 413: the generated layer sends it",
-            ));
-        }
-
-        let default_limit = match ext(&op.operation.extensions, "x-max-body-bytes") {
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| op.unsupported("x-max-body-bytes must be a positive integer"))?,
-            None => DEFAULT_BODY_LIMIT,
-        } as usize;
-        let (limit_field, limit_default) = if has_body {
-            let doc = format!(
-                "{id}: at most this many bytes of request body (document default {default_limit})."
-            );
-            (
-                Some(quote!(#[doc = #doc] pub #limit_ident: usize,)),
-                Some(quote!(#limit_ident: #default_limit,)),
-            )
+        let internal = if self.statuses.contains(&500) {
+            quote!(InternalServerError)
         } else {
-            (None, None)
-        };
-
-        // The trait method.
-        let summary = op
-            .operation
-            .summary
-            .clone()
-            .unwrap_or_else(|| id.to_string());
-        let method_doc = format!(
-            "{summary}\n\n`{} {}` (operationId `{id}`).",
-            op.method.to_uppercase(),
-            op.path
-        );
-        let mut args = vec![quote!(ctx: RequestContext)];
-        let mut call_args = vec![quote!(RequestContext::current())];
-        let mut extract = Vec::new();
-        // A signature covers the body: it is checked once the body is at hand (a JSON body is
-        // read whole first; a streamed one is declared unsigned), before anything else is read.
-        let mut verify_after_body = None;
-        match &security {
-            None => {}
-            Some(Security {
-                key: Some(key),
-                signature: None,
-            }) => {
-                let (header, min, max) = (&key.header, key.min, key.max);
-                extract.push(
-                    quote!(let credential = extract_api_key(&parts.headers, #header, #min, #max)?;),
-                );
-            }
-            Some(Security {
-                key,
-                signature: Some(signature),
-            }) => {
-                let key = match key {
-                    Some(key) => {
-                        let (header, min, max) = (&key.header, key.min, key.max);
-                        quote!(Some((#header, #min, #max)))
-                    }
-                    None => quote!(None),
-                };
-                let skew = signature.max_skew_seconds;
-                extract.push(quote!(let presented = present_credential(&parts.headers, #key)?;));
-                let verify = |payload: TokenStream| quote!(let credential = authenticate(&shared.api, &parts, presented, #payload, #skew)?;);
-                if matches!(body_kind, BodyKind::Json { .. } | BodyKind::Text { .. }) {
-                    verify_after_body = Some(verify(quote!(sign::Payload::Bytes(&bytes))));
-                } else {
-                    let payload = match body_kind {
-                        BodyKind::None => quote!(sign::Payload::Bytes(&[])),
-                        _ => quote!(sign::Payload::Streamed),
-                    };
-                    extract.push(verify(payload));
-                }
-            }
-            Some(Security {
-                key: None,
-                signature: None,
-            }) => unreachable!("security() returns None then"),
-        }
-        if security.is_some() {
-            args.push(quote!(credential: Credential));
-            call_args.push(quote!(credential));
-        }
-        let mut items = Vec::new();
-        if !params.is_empty() {
-            let fields = params.iter().map(|p| {
-                let (field, ty, doc) = (&p.field, &p.ty, &p.doc);
-                quote!(#[doc = #doc] pub #field: #ty,)
-            });
-            let inits = params.iter().map(|p| {
-                let (field, extract) = (&p.field, &p.extract);
-                quote!(#field: #extract,)
-            });
-            let doc = format!("The parameters of {id}, checked against the document.");
-            items.push(quote! {
-                #[doc = #doc]
-                #[derive(Debug, Clone)]
-                pub struct #params_ty { #(#fields)* }
-            });
-            let needs_path = op
-                .parameters
+            let (_, variant) = self
+                .error_keys
                 .iter()
-                .any(|p| matches!(p, Parameter::Path { .. }));
-            let needs_query = op
-                .parameters
-                .iter()
-                .any(|p| matches!(p, Parameter::Query { .. }));
-            if needs_path {
-                extract.push(quote!(let path = PathParams::extract(&mut parts).await?;));
-            }
-            if needs_query {
-                extract.push(quote!(let query = QueryParams::parse(&parts);));
-            }
-            extract.push(quote!(let params = #params_ty { #(#inits)* };));
-            args.push(quote!(params: #params_ty));
-            call_args.push(quote!(params));
+                .find(|(key, _)| key.covers(500))
+                .expect("a Reply declares 500, checked when it is made");
+            quote!(#variant)
+        };
+        quote! {
+            other => Self::#internal(ApiError::internal(format!(
+                "{} answered {} with status {other}, which the document does not declare for it",
+                #id, error.code().code
+            ))),
         }
-        match &body_kind {
-            BodyKind::None => {}
-            BodyKind::Json {
-                ty,
-                shape,
-                required,
-                form: true,
-            } => {
-                extract.push(quote! {
-                    let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
-                });
-                if let Some(verify) = verify_after_body.take() {
-                    extract.push(verify);
-                }
-                let read = quote!(form_from_bytes::<#ty>(bytes, &#shape)?);
-                let (bind, arg) = bind_body(read, quote!(#ty), *required, "a form body");
-                extract.push(bind);
-                args.push(arg);
-                call_args.push(quote!(body));
-            }
-            BodyKind::Json {
-                ty,
-                shape,
-                required,
-                form: false,
-            } => {
-                let read = match verify_after_body.take() {
-                    None => quote! {
-                        json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit_ident, &#shape).await?
-                    },
-                    Some(verify) => {
-                        extract.push(quote! {
-                            let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
-                            #verify
-                        });
-                        quote!(json_from_bytes::<#ty>(&parts.headers, bytes, &#shape)?)
-                    }
-                };
-                let (bind, arg) = bind_body(read, quote!(#ty), *required, "a JSON body");
-                extract.push(bind);
-                args.push(arg);
-                call_args.push(quote!(body));
-            }
-            BodyKind::Text { required } => {
-                extract.push(quote! {
-                    let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit_ident).await?;
-                });
-                if let Some(verify) = verify_after_body.take() {
-                    extract.push(verify);
-                }
-                let read = quote!(text_from_bytes(bytes)?);
-                let (bind, arg) = bind_body(read, quote!(String), *required, "a text body");
-                extract.push(bind);
-                args.push(arg);
-                call_args.push(quote!(body));
-            }
-            BodyKind::Raw => {
-                extract.push(quote! {
-                    let body = limited_body(&parts.headers, body, shared.config.body_limits.#limit_ident)?;
-                });
-                args.push(quote!(body: axum::body::Body));
-                call_args.push(quote!(body));
-            }
-            BodyKind::Multipart {
-                form,
-                items: form_items,
-                read,
-            } => {
-                items.push(form_items.clone());
-                extract.push(quote! {
-                    let mut reader = MultipartReader::new(&parts.headers, body, shared.config.body_limits.#limit_ident)?;
-                    let body = #read;
-                });
-                args.push(quote!(body: #form));
-                call_args.push(quote!(body));
-            }
-        }
-        let body_binding = if has_body {
-            quote!(body)
-        } else {
-            quote!(_body)
-        };
+    }
 
-        let trait_method = quote! {
-            #[doc = #method_doc]
-            fn #method_ident(&self, #(#args),*) -> impl std::future::Future<Output = #reply> + Send;
-        };
-        let not_implemented = format!("{id} has no implementation");
-        let stub_method = quote! {
-            #[allow(unused_variables)]
-            async fn #method_ident(&self, #(#args),*) -> #reply {
-                ApiError::new(REJECT.internal, "not implemented").with_details(#not_implemented).into()
-            }
-        };
-
+    /// The enum with its `IntoResponse` and `From<ApiError>` impls.
+    fn items(&self, names: &Names<'_>) -> TokenStream {
+        let (id, reply) = (names.id, &names.reply);
+        let (variants, arms, from_arms) = (&self.variants, &self.arms, &self.from_arms);
+        let undeclared = self.undeclared_arm(id);
         let reply_doc = format!("The answers of {id}: one variant per documented status.");
-        items.push(quote! {
+        quote! {
             #[doc = #reply_doc]
             #[derive(Debug)]
             pub enum #reply { #(#variants)* }
@@ -1935,38 +1840,279 @@ impl Operation {
                     }
                 }
             }
-
-            #[allow(unused_mut, unused_variables)]
-            async fn #handler<A: Api>(
-                axum::extract::State(shared): State<A>,
-                request: axum::extract::Request,
-            ) -> Response {
-                finish(async move {
-                    let (mut parts, #body_binding) = request.into_parts();
-                    #(#extract)*
-                    Ok(shared.api.#method_ident(#(#call_args),*).await.into_response())
-                }.await)
-            }
-        });
-
-        let method_upper = op.method.to_uppercase();
-        let path = op.path;
-        let description = quote! {
-            OperationDescription { operation_id: #id, method: #method_upper, path: #path, statuses: &[#(#statuses),*] }
-        };
-
-        Ok(Operation {
-            method: op.method,
-            path: op.path.to_string(),
-            handler,
-            trait_method,
-            stub_method,
-            items: quote!(#(#items)*),
-            limit_field,
-            limit_default,
-            description,
-        })
+        }
     }
+}
+
+/// What an operation takes (credential, parameters, body), as the trait method's arguments and
+/// as the handler's statements that read and check them.
+struct Inputs {
+    /// The trait method's arguments: `ctx`, then `credential`, `params`, `body` as present.
+    args: Vec<TokenStream>,
+    /// The handler's values for them.
+    call_args: Vec<TokenStream>,
+    /// The handler's statements, in order: credential, parameters, body.
+    extract: Vec<TokenStream>,
+    /// The items they need: the parameters struct, a multipart body's form.
+    items: Vec<TokenStream>,
+    has_body: bool,
+    /// The operation's field of `BodyLimits` and its default, when it has a body.
+    limit_field: Option<TokenStream>,
+    limit_default: Option<TokenStream>,
+}
+
+impl Inputs {
+    /// Reads the operation's security, parameters and body, and refuses an operation that does
+    /// not declare the statuses the generated layer sends when it checks them.
+    fn generate(
+        spec: &OpenAPI,
+        op: &Op<'_>,
+        codes: &ErrorCodes,
+        shapes: &mut Shapes,
+        reply: &Reply,
+        names: &Names<'_>,
+    ) -> Result<Self, Error> {
+        let security = security(spec, op)?;
+        let credential_status = codes
+            .rejection("missing_credential")
+            .map(|r| r.0)
+            .unwrap_or(401);
+        if security.is_some() && !reply.declares(credential_status) {
+            return Err(op.unsupported(
+                "a secured operation must declare the missing-credential status (401)",
+            ));
+        }
+        let params = op
+            .parameters
+            .iter()
+            .map(|p| param(spec, op, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body_kind = body_kind(spec, op, codes, shapes)?;
+        let has_body = !matches!(body_kind, BodyKind::None);
+        if (!params.is_empty() || has_body) && !reply.declares(400) {
+            return Err(op.unsupported(
+                "an operation with inputs must declare 400: the generated layer sends it",
+            ));
+        }
+        if has_body && !reply.declares(413) {
+            return Err(op.unsupported(
+                "an operation with a body must declare 413: the generated layer sends it",
+            ));
+        }
+        let default_limit = body_limit(op)?;
+
+        let mut inputs = Inputs {
+            args: vec![quote!(ctx: RequestContext)],
+            call_args: vec![quote!(RequestContext::current())],
+            extract: Vec::new(),
+            items: Vec::new(),
+            has_body,
+            limit_field: None,
+            limit_default: None,
+        };
+        if has_body {
+            let (id, limit) = (names.id, &names.limit);
+            let doc = format!(
+                "{id}: at most this many bytes of request body (document default {default_limit})."
+            );
+            inputs.limit_field = Some(quote!(#[doc = #doc] pub #limit: usize,));
+            inputs.limit_default = Some(quote!(#limit: #default_limit,));
+        }
+        let verify_after_body = inputs.credential(security.as_ref(), &body_kind);
+        inputs.params(op, &params, names);
+        inputs.body(body_kind, verify_after_body, &names.limit);
+        Ok(inputs)
+    }
+
+    /// Reads the credential, first of all. A signature covers the body: it is checked once the
+    /// body is at hand (a JSON or text body is read whole first; a streamed one is declared
+    /// unsigned), before anything else is read; the check to run then is returned.
+    fn credential(
+        &mut self,
+        security: Option<&Security>,
+        body_kind: &BodyKind,
+    ) -> Option<TokenStream> {
+        let mut verify_after_body = None;
+        match security {
+            None => return None,
+            Some(Security {
+                key: Some(key),
+                signature: None,
+            }) => {
+                let (header, min, max) = (&key.header, key.min, key.max);
+                self.extract.push(
+                    quote!(let credential = extract_api_key(&parts.headers, #header, #min, #max)?;),
+                );
+            }
+            Some(Security {
+                key,
+                signature: Some(signature),
+            }) => {
+                let key = match key {
+                    Some(key) => {
+                        let (header, min, max) = (&key.header, key.min, key.max);
+                        quote!(Some((#header, #min, #max)))
+                    }
+                    None => quote!(None),
+                };
+                let skew = signature.max_skew_seconds;
+                self.extract
+                    .push(quote!(let presented = present_credential(&parts.headers, #key)?;));
+                let verify = |payload: TokenStream| quote!(let credential = authenticate(&shared.api, &parts, presented, #payload, #skew)?;);
+                if matches!(body_kind, BodyKind::Json { .. } | BodyKind::Text { .. }) {
+                    verify_after_body = Some(verify(quote!(sign::Payload::Bytes(&bytes))));
+                } else {
+                    let payload = match body_kind {
+                        BodyKind::None => quote!(sign::Payload::Bytes(&[])),
+                        _ => quote!(sign::Payload::Streamed),
+                    };
+                    self.extract.push(verify(payload));
+                }
+            }
+            Some(Security {
+                key: None,
+                signature: None,
+            }) => unreachable!("security() returns None then"),
+        }
+        self.args.push(quote!(credential: Credential));
+        self.call_args.push(quote!(credential));
+        verify_after_body
+    }
+
+    /// The parameters struct, and the statements filling it from the path, query and headers.
+    fn params(&mut self, op: &Op<'_>, params: &[Param], names: &Names<'_>) {
+        if params.is_empty() {
+            return;
+        }
+        let (id, params_ty) = (names.id, &names.params);
+        let fields = params.iter().map(|p| {
+            let (field, ty, doc) = (&p.field, &p.ty, &p.doc);
+            quote!(#[doc = #doc] pub #field: #ty,)
+        });
+        let inits = params.iter().map(|p| {
+            let (field, extract) = (&p.field, &p.extract);
+            quote!(#field: #extract,)
+        });
+        let doc = format!("The parameters of {id}, checked against the document.");
+        self.items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone)]
+            pub struct #params_ty { #(#fields)* }
+        });
+        let needs_path = op
+            .parameters
+            .iter()
+            .any(|p| matches!(p, Parameter::Path { .. }));
+        let needs_query = op
+            .parameters
+            .iter()
+            .any(|p| matches!(p, Parameter::Query { .. }));
+        if needs_path {
+            self.extract
+                .push(quote!(let path = PathParams::extract(&mut parts).await?;));
+        }
+        if needs_query {
+            self.extract
+                .push(quote!(let query = QueryParams::parse(&parts);));
+        }
+        self.extract
+            .push(quote!(let params = #params_ty { #(#inits)* };));
+        self.args.push(quote!(params: #params_ty));
+        self.call_args.push(quote!(params));
+    }
+
+    /// The statements reading the body within its limit (and checking a signature over it),
+    /// and the body argument.
+    fn body(
+        &mut self,
+        body_kind: BodyKind,
+        mut verify_after_body: Option<TokenStream>,
+        limit: &syn::Ident,
+    ) {
+        let read_bytes = quote! {
+            let bytes = read_body(&parts.headers, body, shared.config.body_limits.#limit).await?;
+        };
+        match body_kind {
+            BodyKind::None => {}
+            BodyKind::Json {
+                ty,
+                shape,
+                required,
+                form: true,
+            } => {
+                self.extract.push(read_bytes);
+                self.extract.extend(verify_after_body.take());
+                let read = quote!(form_from_bytes::<#ty>(bytes, &#shape)?);
+                self.bind_body(read, quote!(#ty), required, "a form body");
+            }
+            BodyKind::Json {
+                ty,
+                shape,
+                required,
+                form: false,
+            } => {
+                let read = match verify_after_body.take() {
+                    None => quote! {
+                        json_body::<#ty>(&parts.headers, body, shared.config.body_limits.#limit, &#shape).await?
+                    },
+                    Some(verify) => {
+                        self.extract.push(quote! {
+                            #read_bytes
+                            #verify
+                        });
+                        quote!(json_from_bytes::<#ty>(&parts.headers, bytes, &#shape)?)
+                    }
+                };
+                self.bind_body(read, quote!(#ty), required, "a JSON body");
+            }
+            BodyKind::Text { required } => {
+                self.extract.push(read_bytes);
+                self.extract.extend(verify_after_body.take());
+                let read = quote!(text_from_bytes(bytes)?);
+                self.bind_body(read, quote!(String), required, "a text body");
+            }
+            BodyKind::Raw => {
+                self.extract.push(quote! {
+                    let body = limited_body(&parts.headers, body, shared.config.body_limits.#limit)?;
+                });
+                self.args.push(quote!(body: axum::body::Body));
+                self.call_args.push(quote!(body));
+            }
+            BodyKind::Multipart { form, items, read } => {
+                self.items.push(items);
+                self.extract.push(quote! {
+                    let mut reader = MultipartReader::new(&parts.headers, body, shared.config.body_limits.#limit)?;
+                    let body = #read;
+                });
+                self.args.push(quote!(body: #form));
+                self.call_args.push(quote!(body));
+            }
+        }
+    }
+
+    /// Binds `body` from `read` (an `Option` of the body): a required body refuses its absence
+    /// with `missing_body(what)`, an optional one stays an `Option`.
+    fn bind_body(&mut self, read: TokenStream, ty: TokenStream, required: bool, what: &str) {
+        if required {
+            self.extract
+                .push(quote!(let body = (#read).ok_or_else(|| missing_body(#what))?;));
+            self.args.push(quote!(body: #ty));
+        } else {
+            self.extract.push(quote!(let body = #read;));
+            self.args.push(quote!(body: Option<#ty>));
+        }
+        self.call_args.push(quote!(body));
+    }
+}
+
+/// The operation's `x-max-body-bytes`, else axum's default.
+fn body_limit(op: &Op<'_>) -> Result<usize, Error> {
+    Ok(match ext(&op.operation.extensions, "x-max-body-bytes") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| op.unsupported("x-max-body-bytes must be a positive integer"))?,
+        None => DEFAULT_BODY_LIMIT,
+    } as usize)
 }
 
 fn body_kind(
