@@ -85,10 +85,32 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
     let reject_tokens = codes.reject()?;
     let shape_statics = shapes.finish(spec)?;
 
+    let signed = ops.iter().any(|op| spec::is_signed(spec, op));
+    let api = api_trait(&operations, signed);
+    let router = router_items(&operations);
+    let runtime_items = &runtime.items;
     let items = operations.iter().map(|o| &o.items);
+    Ok(quote! {
+        #(#runtime_items)*
+
+        #error_body_tokens
+        #reject_tokens
+
+        #api
+        #router
+
+        #(#items)*
+
+        #shape_statics
+    })
+}
+
+/// The `Api` trait, one method per operation (it also requires `SigningKeys` when an operation
+/// may be signed), and `NotImplemented`, its implementation that answers 500 to everything.
+fn api_trait(operations: &[Operation], signed: bool) -> TokenStream {
     let trait_methods = operations.iter().map(|o| &o.trait_method);
     let stub_methods = operations.iter().map(|o| &o.stub_method);
-    let signing_keys = if ops.iter().any(|op| spec::is_signed(spec, op)) {
+    let signing_keys = if signed {
         quote!(+ SigningKeys)
     } else {
         quote!()
@@ -104,18 +126,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
             }
         }
     };
-    let limit_fields = operations.iter().filter_map(|o| o.limit_field.as_ref());
-    let limit_defaults = operations.iter().filter_map(|o| o.limit_default.as_ref());
-    let routes = routes(&operations);
-    let runtime_items = &runtime.items;
-    let descriptions = operations.iter().map(|o| &o.description);
-
-    Ok(quote! {
-        #(#runtime_items)*
-
-        #error_body_tokens
-        #reject_tokens
-
+    quote! {
         /// The API as one trait: implement it and hand it to [`router`]. Each method receives its
         /// inputs already checked against the document and answers with its operation's reply
         /// enum, which lists exactly the statuses the document declares.
@@ -134,7 +145,17 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
         }
 
         #stub_signing_keys
+    }
+}
 
+/// `BodyLimits`, `RouterConfig`, `router` and `router_with` serving every operation, and the
+/// `OPERATIONS` table that describes them.
+fn router_items(operations: &[Operation]) -> TokenStream {
+    let limit_fields = operations.iter().filter_map(|o| o.limit_field.as_ref());
+    let limit_defaults = operations.iter().filter_map(|o| o.limit_default.as_ref());
+    let routes = routes(operations);
+    let descriptions = operations.iter().map(|o| &o.description);
+    quote! {
         /// Per-operation request body limits, in bytes. Defaults come from each operation's
         /// `x-max-body-bytes` in the document, else axum's 2 MiB.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,11 +208,7 @@ pub(crate) fn generate(spec: &OpenAPI) -> Result<TokenStream, Error> {
 
         /// Every operation the generated router serves.
         pub const OPERATIONS: &[OperationDescription] = &[#(#descriptions),*];
-
-        #(#items)*
-
-        #shape_statics
-    })
+    }
 }
 
 /// Which runtime helpers a document needs varies (a document without integer parameters never

@@ -104,7 +104,7 @@ pub(super) fn body_kind(
 }
 
 /// A `multipart/form-data` body: its form struct (the text parts checked, the file part as a
-/// stream) and the expression that reads it.
+/// stream) and the expression that reads it. The binary part must be the last property.
 fn multipart(
     spec: &OpenAPI,
     op: &Op<'_>,
@@ -122,14 +122,8 @@ fn multipart(
     if !required {
         return Err(op.unsupported("an optional multipart body"));
     }
-    let mut file: Option<(String, bool)> = None;
-    let mut file_check = TokenStream::new();
-    let mut fields = Vec::new();
-    let mut text_slots = Vec::new();
-    let mut text_stores = Vec::new();
-    let mut text_names: Vec<String> = Vec::new();
-    let mut text_finish = Vec::new();
-    let names: Vec<&String> = object.properties.keys().collect();
+    let mut parts = FormParts::default();
+    let count = object.properties.len();
     for (index, (name, property)) in object.properties.iter().enumerate() {
         let property_schema = spec::resolve_boxed(spec, property)?;
         let SchemaKind::Type(Type::String(s)) = &property_schema.schema_kind else {
@@ -137,65 +131,27 @@ fn multipart(
                 "multipart part {name}: only string and binary parts"
             )));
         };
-        let is_required = object.required.contains(name);
-        let field = rust_field(name);
-        let doc = property_schema
-            .schema_data
-            .description
-            .clone()
-            .unwrap_or_else(|| name.clone());
+        let part = Part {
+            name,
+            required: object.required.contains(name),
+            field: rust_field(name),
+            doc: property_schema
+                .schema_data
+                .description
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+        };
         if matches!(
             &s.format,
             openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary)
         ) {
-            if file.is_some() {
-                return Err(op.unsupported("more than one binary part"));
-            }
-            if index + 1 != names.len() {
-                return Err(op.unsupported(format!(
-                    "binary part {name} must be the last property: it is streamed to the handler, so nothing after it can be read first"
-                )));
-            }
-            file = Some((name.clone(), is_required));
-            file_check = file_name_rule(property_schema, name, codes, shapes)?;
-            let ty = if is_required {
-                quote!(FilePart)
-            } else {
-                quote!(Option<FilePart>)
-            };
-            fields.push(quote!(#[doc = #doc] pub #field: #ty,));
+            let last = index + 1 == count;
+            parts.file(op, part, last, property_schema, codes, shapes)?;
         } else {
-            let slot = format_ident!("text_{}", field.to_string().trim_end_matches('_'));
-            let loc = quote!(loc);
-            let checks = string_checks(s, &quote!(raw.as_str()), &loc);
-            text_slots.push(quote!(let mut #slot: Option<String> = None;));
-            text_stores.push(quote!(if name == #name { #slot = Some(text); }));
-            text_names.push(name.clone());
-            let value = if is_required {
-                fields.push(quote!(#[doc = #doc] pub #field: String,));
-                quote! {{
-                    let loc = &Loc::Root(#name);
-                    let raw = #slot.ok_or_else(|| ApiError::invalid_parameter(loc, "is required"))?;
-                    #checks
-                    raw
-                }}
-            } else {
-                fields.push(quote!(#[doc = #doc] pub #field: Option<String>,));
-                quote! {
-                    match #slot {
-                        Some(raw) => {
-                            let loc = &Loc::Root(#name);
-                            #checks
-                            Some(raw)
-                        }
-                        None => None,
-                    }
-                }
-            };
-            text_finish.push(quote!(#field: #value,));
+            parts.text(part, s);
         }
     }
-    let Some((file_name, file_required)) = file else {
+    let Some((file_name, file_required)) = parts.file.take() else {
         return Err(op.unsupported("a multipart body without a binary part"));
     };
     let file_field = rust_field(&file_name);
@@ -205,6 +161,15 @@ fn multipart(
     } else {
         quote!(file)
     };
+    let FormParts {
+        file_check,
+        fields,
+        text_slots,
+        text_stores,
+        text_names,
+        text_finish,
+        ..
+    } = parts;
     // Parts the document does not name are skipped unread by the reader, whatever they hold
     // (text or binary), as OpenAPI allows; only the named text parts reach this arm. An `if` chain rather
     // than a `match`: with one text part, clippy would call a match a single-arm equality check.
@@ -238,6 +203,109 @@ fn multipart(
         #form { #(#text_finish)* #file_field: #file_value }
     }};
     Ok(BodyKind::Multipart { form, items, read })
+}
+
+/// One part of a multipart form, as the document names it.
+struct Part<'a> {
+    name: &'a String,
+    required: bool,
+    field: syn::Ident,
+    doc: String,
+}
+
+/// What a multipart form is made of, collected part by part in document order.
+#[derive(Default)]
+struct FormParts {
+    /// The binary part: its name, and whether it is required.
+    file: Option<(String, bool)>,
+    /// The check of its `x-file-name` rule.
+    file_check: TokenStream,
+    /// The form struct's fields.
+    fields: Vec<TokenStream>,
+    /// Each text part's slot, filled as the part arrives...
+    text_slots: Vec<TokenStream>,
+    text_stores: Vec<TokenStream>,
+    text_names: Vec<String>,
+    /// ... and checked into its field once the file part is reached.
+    text_finish: Vec<TokenStream>,
+}
+
+impl FormParts {
+    /// The binary part: one only, and the last property (it is streamed to the handler).
+    fn file(
+        &mut self,
+        op: &Op<'_>,
+        part: Part<'_>,
+        last: bool,
+        schema: &Schema,
+        codes: &ErrorCodes,
+        shapes: &mut Shapes,
+    ) -> Result<(), Error> {
+        let Part {
+            name,
+            required,
+            field,
+            doc,
+        } = part;
+        if self.file.is_some() {
+            return Err(op.unsupported("more than one binary part"));
+        }
+        if !last {
+            return Err(op.unsupported(format!(
+                "binary part {name} must be the last property: it is streamed to the handler, so nothing after it can be read first"
+            )));
+        }
+        self.file = Some((name.clone(), required));
+        self.file_check = file_name_rule(schema, name, codes, shapes)?;
+        let ty = if required {
+            quote!(FilePart)
+        } else {
+            quote!(Option<FilePart>)
+        };
+        self.fields.push(quote!(#[doc = #doc] pub #field: #ty,));
+        Ok(())
+    }
+
+    /// A text part, checked against its string schema `s` once read.
+    fn text(&mut self, part: Part<'_>, s: &openapiv3::StringType) {
+        let Part {
+            name,
+            required,
+            field,
+            doc,
+        } = part;
+        let slot = format_ident!("text_{}", field.to_string().trim_end_matches('_'));
+        let loc = quote!(loc);
+        let checks = string_checks(s, &quote!(raw.as_str()), &loc);
+        self.text_slots
+            .push(quote!(let mut #slot: Option<String> = None;));
+        self.text_stores
+            .push(quote!(if name == #name { #slot = Some(text); }));
+        self.text_names.push(name.clone());
+        let value = if required {
+            self.fields.push(quote!(#[doc = #doc] pub #field: String,));
+            quote! {{
+                let loc = &Loc::Root(#name);
+                let raw = #slot.ok_or_else(|| ApiError::invalid_parameter(loc, "is required"))?;
+                #checks
+                raw
+            }}
+        } else {
+            self.fields
+                .push(quote!(#[doc = #doc] pub #field: Option<String>,));
+            quote! {
+                match #slot {
+                    Some(raw) => {
+                        let loc = &Loc::Root(#name);
+                        #checks
+                        Some(raw)
+                    }
+                    None => None,
+                }
+            }
+        };
+        self.text_finish.push(quote!(#field: #value,));
+    }
 }
 
 /// The check of a binary part's `x-file-name` rule, run as the part arrives (before the handler

@@ -1,7 +1,9 @@
 //! Parameters (path, query, header): how each is read from the request, checked against its
 //! schema and converted to the type of its field in the operation's `<Op>Params` struct.
 
-use openapiv3::{OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, SchemaKind, Type};
+use openapiv3::{
+    OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema, SchemaKind, Type,
+};
 use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::Value;
@@ -62,125 +64,12 @@ pub(super) fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Resul
         return Err(op.unsupported(format!("parameter {name}: `content` parameters")));
     };
     let schema = spec::resolve_schema(spec, schema_ref)?;
-    let loc = quote!(loc);
-
-    // The raw text: path parameters always exist (axum matched the route); query and header
-    // parameters may be absent.
-    let raw = match parameter {
-        Parameter::Path { .. } => quote!(Some(path.get(#name)?)),
-        Parameter::Query { .. } => quote!(query.get(#name)),
-        Parameter::Header { .. } => {
-            let lower = name.to_ascii_lowercase();
-            quote!(header_param(&parts.headers, #lower)?)
-        }
-        Parameter::Cookie { .. } => return Err(op.unsupported(format!("cookie parameter {name}"))),
-    };
-
-    // Checks on the raw text, then its conversion to the field's type.
-    let (checks, base_ty, convert) = match &schema.schema_kind {
-        SchemaKind::Type(Type::String(s)) => {
-            let checks = string_checks(s, &quote!(raw), &loc);
-            match schema_ref {
-                ReferenceOr::Reference { reference } => {
-                    let ty = type_ident(spec::ref_name(reference, "schemas")?);
-                    (
-                        checks,
-                        quote!(types::#ty),
-                        quote! {
-                            types::#ty::try_from(raw.to_string())
-                                .map_err(|e| ApiError::invalid_parameter(#loc, e))?
-                        },
-                    )
-                }
-                ReferenceOr::Item(_) => (checks, quote!(String), quote!(raw.to_string())),
-            }
-        }
-        SchemaKind::Type(Type::Integer(i)) => {
-            let (min, max) = number_bounds(
-                i.minimum.map(|v| v as f64),
-                i.exclusive_minimum,
-                i.maximum.map(|v| v as f64),
-                i.exclusive_maximum,
-            );
-            if matches!(schema_ref, ReferenceOr::Reference { .. }) {
-                return Err(
-                    op.unsupported(format!("parameter {name}: a $ref to a non-string schema"))
-                );
-            }
-            (
-                quote! {},
-                quote!(i64),
-                quote! {{
-                    let number: i64 = parse_param(#loc, raw, "an integer")?;
-                    check_number(#loc, number as f64, #min, #max)?;
-                    number
-                }},
-            )
-        }
-        SchemaKind::Type(Type::Number(n)) => {
-            let (min, max) = number_bounds(
-                n.minimum,
-                n.exclusive_minimum,
-                n.maximum,
-                n.exclusive_maximum,
-            );
-            if matches!(schema_ref, ReferenceOr::Reference { .. }) {
-                return Err(
-                    op.unsupported(format!("parameter {name}: a $ref to a non-string schema"))
-                );
-            }
-            (
-                quote! {},
-                quote!(f64),
-                quote! {{
-                    let number: f64 = parse_param(#loc, raw, "a number")?;
-                    check_number(#loc, number, #min, #max)?;
-                    number
-                }},
-            )
-        }
-        SchemaKind::Type(Type::Boolean(_)) => (
-            quote! {},
-            quote!(bool),
-            quote!(parse_param::<bool>(#loc, raw, "true or false")?),
-        ),
-        // A `oneOf` of string enums (dropshot writes its sort modes so): one enum of their values,
-        // converted to the component's type as a string enum is.
-        SchemaKind::OneOf { one_of } if matches!(schema_ref, ReferenceOr::Reference { .. }) => {
-            let mut values: Vec<String> = Vec::new();
-            for variant in one_of {
-                let variant = spec::resolve_schema(spec, variant)?;
-                let SchemaKind::Type(Type::String(s)) = &variant.schema_kind else {
-                    return Err(op.unsupported(format!(
-                        "parameter {name}: a oneOf of anything but string enums"
-                    )));
-                };
-                if s.enumeration.is_empty() {
-                    return Err(op.unsupported(format!(
-                        "parameter {name}: a oneOf of strings without enum values"
-                    )));
-                }
-                values.extend(s.enumeration.iter().flatten().cloned());
-            }
-            let ReferenceOr::Reference { reference } = schema_ref else {
-                unreachable!("matched above");
-            };
-            let ty = type_ident(spec::ref_name(reference, "schemas")?);
-            (
-                quote! { check_enum(#loc, raw, &[#(#values),*])?; },
-                quote!(types::#ty),
-                quote! {
-                    types::#ty::try_from(raw.to_string())
-                        .map_err(|e| ApiError::invalid_parameter(#loc, e))?
-                },
-            )
-        }
-        _ => {
-            return Err(op.unsupported(format!(
-                "parameter {name}: only string, integer, number and boolean schemas"
-            )));
-        }
-    };
+    let raw = raw_text(op, parameter, name)?;
+    let Conversion {
+        checks,
+        ty: base_ty,
+        convert,
+    } = conversion(spec, op, name, schema, schema_ref)?;
 
     let default = schema.schema_data.default.as_ref().map(|d| match d {
         Value::String(s) => s.clone(),
@@ -231,5 +120,172 @@ pub(super) fn param(spec: &OpenAPI, op: &Op<'_>, parameter: &Parameter) -> Resul
         ty,
         doc,
         extract,
+    })
+}
+
+/// The parameter's raw text, an `Option<&str>`: path parameters always exist (axum matched the
+/// route); query and header parameters may be absent.
+fn raw_text(op: &Op<'_>, parameter: &Parameter, name: &str) -> Result<TokenStream, Error> {
+    Ok(match parameter {
+        Parameter::Path { .. } => quote!(Some(path.get(#name)?)),
+        Parameter::Query { .. } => quote!(query.get(#name)),
+        Parameter::Header { .. } => {
+            let lower = name.to_ascii_lowercase();
+            quote!(header_param(&parts.headers, #lower)?)
+        }
+        Parameter::Cookie { .. } => return Err(op.unsupported(format!("cookie parameter {name}"))),
+    })
+}
+
+/// The checks on a parameter's raw text (`raw`, a `&str`, at `loc`), and its conversion to the
+/// field's type.
+struct Conversion {
+    checks: TokenStream,
+    ty: TokenStream,
+    convert: TokenStream,
+}
+
+/// How a parameter of `schema` is checked and converted: strings (a component's type when
+/// referenced), integers, numbers, booleans, and a referenced `oneOf` of string enums.
+fn conversion(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    name: &str,
+    schema: &Schema,
+    schema_ref: &ReferenceOr<Schema>,
+) -> Result<Conversion, Error> {
+    let loc = quote!(loc);
+    Ok(match (&schema.schema_kind, schema_ref) {
+        (SchemaKind::Type(Type::String(s)), _) => {
+            let checks = string_checks(s, &quote!(raw), &loc);
+            match schema_ref {
+                ReferenceOr::Reference { reference } => {
+                    let ty = type_ident(spec::ref_name(reference, "schemas")?);
+                    Conversion {
+                        checks,
+                        ty: quote!(types::#ty),
+                        convert: quote! {
+                            types::#ty::try_from(raw.to_string())
+                                .map_err(|e| ApiError::invalid_parameter(#loc, e))?
+                        },
+                    }
+                }
+                ReferenceOr::Item(_) => Conversion {
+                    checks,
+                    ty: quote!(String),
+                    convert: quote!(raw.to_string()),
+                },
+            }
+        }
+        (SchemaKind::Type(Type::Integer(i)), _) => {
+            let bounds = number_bounds(
+                i.minimum.map(|v| v as f64),
+                i.exclusive_minimum,
+                i.maximum.map(|v| v as f64),
+                i.exclusive_maximum,
+            );
+            let number = Number {
+                ty: quote!(i64),
+                what: "an integer",
+                as_f64: quote!(number as f64),
+            };
+            number.conversion(op, name, schema_ref, bounds)?
+        }
+        (SchemaKind::Type(Type::Number(n)), _) => {
+            let bounds = number_bounds(
+                n.minimum,
+                n.exclusive_minimum,
+                n.maximum,
+                n.exclusive_maximum,
+            );
+            let number = Number {
+                ty: quote!(f64),
+                what: "a number",
+                as_f64: quote!(number),
+            };
+            number.conversion(op, name, schema_ref, bounds)?
+        }
+        (SchemaKind::Type(Type::Boolean(_)), _) => Conversion {
+            checks: quote! {},
+            ty: quote!(bool),
+            convert: quote!(parse_param::<bool>(#loc, raw, "true or false")?),
+        },
+        (SchemaKind::OneOf { one_of }, ReferenceOr::Reference { reference }) => {
+            one_of_enum(spec, op, name, one_of, reference)?
+        }
+        _ => {
+            return Err(op.unsupported(format!(
+                "parameter {name}: only string, integer, number and boolean schemas"
+            )));
+        }
+    })
+}
+
+/// A numeric parameter's Rust type, what the refusal of an unparsable one calls it, and the
+/// number as an `f64` for its bounds check.
+struct Number {
+    ty: TokenStream,
+    what: &'static str,
+    as_f64: TokenStream,
+}
+
+impl Number {
+    /// Parsed, then checked against its bounds; written inline (a `$ref` is refused).
+    fn conversion(
+        &self,
+        op: &Op<'_>,
+        name: &str,
+        schema_ref: &ReferenceOr<Schema>,
+        (min, max): (TokenStream, TokenStream),
+    ) -> Result<Conversion, Error> {
+        if matches!(schema_ref, ReferenceOr::Reference { .. }) {
+            return Err(op.unsupported(format!("parameter {name}: a $ref to a non-string schema")));
+        }
+        let (loc, ty, what, as_f64) = (quote!(loc), &self.ty, self.what, &self.as_f64);
+        Ok(Conversion {
+            checks: quote! {},
+            ty: ty.clone(),
+            convert: quote! {{
+                let number: #ty = parse_param(#loc, raw, #what)?;
+                check_number(#loc, #as_f64, #min, #max)?;
+                number
+            }},
+        })
+    }
+}
+
+/// A referenced `oneOf` of string enums (dropshot writes its sort modes so): one enum of their
+/// values, converted to the component's type as a string enum is.
+fn one_of_enum(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    name: &str,
+    one_of: &[ReferenceOr<Schema>],
+    reference: &str,
+) -> Result<Conversion, Error> {
+    let loc = quote!(loc);
+    let mut values: Vec<String> = Vec::new();
+    for variant in one_of {
+        let variant = spec::resolve_schema(spec, variant)?;
+        let SchemaKind::Type(Type::String(s)) = &variant.schema_kind else {
+            return Err(op.unsupported(format!(
+                "parameter {name}: a oneOf of anything but string enums"
+            )));
+        };
+        if s.enumeration.is_empty() {
+            return Err(op.unsupported(format!(
+                "parameter {name}: a oneOf of strings without enum values"
+            )));
+        }
+        values.extend(s.enumeration.iter().flatten().cloned());
+    }
+    let ty = type_ident(spec::ref_name(reference, "schemas")?);
+    Ok(Conversion {
+        checks: quote! { check_enum(#loc, raw, &[#(#values),*])?; },
+        ty: quote!(types::#ty),
+        convert: quote! {
+            types::#ty::try_from(raw.to_string())
+                .map_err(|e| ApiError::invalid_parameter(#loc, e))?
+        },
     })
 }

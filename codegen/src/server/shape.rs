@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use heck::ToShoutySnakeCase;
-use openapiv3::{OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
+use openapiv3::{ObjectType, OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -149,57 +149,7 @@ fn shape(
             quote!(ShapeKind::Number { integer: true, min: #min, max: #max })
         }
         SchemaKind::Type(Type::Boolean(_)) => quote!(ShapeKind::Boolean),
-        SchemaKind::Type(Type::Object(o)) => {
-            let required = &o.required;
-            if required.len() > 64 {
-                return Err(Error::Invalid(format!(
-                    "{context}: more than 64 required properties in one object"
-                )));
-            }
-            let mut properties = Vec::new();
-            for (name, property) in &o.properties {
-                let child = child_shape(spec, property, shapes, context)?;
-                properties.push(quote!((#name, #child)));
-            }
-            let closed = matches!(
-                &o.additional_properties,
-                Some(openapiv3::AdditionalProperties::Any(false))
-            );
-            let combined = match ext(&schema.schema_data.extensions, "x-max-combined-items") {
-                Some(rule) => {
-                    let names: Vec<String> = rule
-                        .get("properties")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let max = rule.get("max").and_then(Value::as_u64).ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "{context}: x-max-combined-items needs `properties` and `max`"
-                        ))
-                    })? as usize;
-                    if names.is_empty() || names.iter().any(|n| !o.properties.contains_key(n)) {
-                        return Err(Error::Invalid(format!(
-                            "{context}: x-max-combined-items must name properties of the schema"
-                        )));
-                    }
-                    quote!(Some((&[#(#names),*], #max)))
-                }
-                None => quote!(None),
-            };
-            quote! {
-                ShapeKind::Object {
-                    required: &[#(#required),*],
-                    properties: &[#(#properties),*],
-                    closed: #closed,
-                    combined: #combined,
-                }
-            }
-        }
+        SchemaKind::Type(Type::Object(o)) => object_shape(spec, schema, o, shapes, context)?,
         SchemaKind::Type(Type::Array(a)) => {
             let (min, max) = (opt_usize(a.min_items), opt_usize(a.max_items));
             let items = match &a.items {
@@ -226,6 +176,66 @@ fn shape(
     let nullable = schema.schema_data.nullable;
     let typed = enforced_by_type(spec, schema, 0)?;
     Ok(quote!(Shape { kind: #kind, nullable: #nullable, typed: #typed }))
+}
+
+/// The `ShapeKind::Object` of an object schema: its required and property names, each
+/// property's shape, whether it is closed, and its `x-max-combined-items` rule.
+fn object_shape(
+    spec: &OpenAPI,
+    schema: &Schema,
+    o: &ObjectType,
+    shapes: &mut Shapes,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    let required = &o.required;
+    if required.len() > 64 {
+        return Err(Error::Invalid(format!(
+            "{context}: more than 64 required properties in one object"
+        )));
+    }
+    let mut properties = Vec::new();
+    for (name, property) in &o.properties {
+        let child = child_shape(spec, property, shapes, context)?;
+        properties.push(quote!((#name, #child)));
+    }
+    let closed = matches!(
+        &o.additional_properties,
+        Some(openapiv3::AdditionalProperties::Any(false))
+    );
+    let combined = match ext(&schema.schema_data.extensions, "x-max-combined-items") {
+        Some(rule) => {
+            let names: Vec<String> = rule
+                .get("properties")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let max = rule.get("max").and_then(Value::as_u64).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{context}: x-max-combined-items needs `properties` and `max`"
+                ))
+            })? as usize;
+            if names.is_empty() || names.iter().any(|n| !o.properties.contains_key(n)) {
+                return Err(Error::Invalid(format!(
+                    "{context}: x-max-combined-items must name properties of the schema"
+                )));
+            }
+            quote!(Some((&[#(#names),*], #max)))
+        }
+        None => quote!(None),
+    };
+    Ok(quote! {
+        ShapeKind::Object {
+            required: &[#(#required),*],
+            properties: &[#(#properties),*],
+            closed: #closed,
+            combined: #combined,
+        }
+    })
 }
 
 /// How far the Rust type made of `schema` (by typify, for the client and the server alike)
