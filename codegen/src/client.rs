@@ -325,28 +325,7 @@ fn multipart_method(
     op: &Op<'_>,
     types: &ComponentTypes,
 ) -> Result<TokenStream, Error> {
-    let mut args = parameters(op, types)?;
-    let body = op
-        .request_body(spec)?
-        .ok_or_else(|| op.unsupported("a multipart operation without a request body"))?;
-    if body.content.len() != 1 {
-        return Err(op.unsupported(format!(
-            "a request body with {MULTIPART} and other media types"
-        )));
-    }
-    // The body-level `required` flag is not read: a multipart request is always sent with its form,
-    // and which parts may be left out is said by the schema's `required` list.
-    args.extend(parts(spec, op, &body.content[MULTIPART])?);
-    let mut seen = std::collections::BTreeSet::new();
-    for arg in &args {
-        if !seen.insert(arg.ident.to_string()) {
-            return Err(op.unsupported(format!(
-                "two parameters or parts are both named `{}` in Rust",
-                arg.ident
-            )));
-        }
-    }
-
+    let args = multipart_args(spec, op, types)?;
     let fn_name = sanitize(op.operation_id, Case::Snake, "_");
     let fn_ident = format_ident!("{fn_name}");
     let doc = doc_comment(op, &args);
@@ -365,27 +344,8 @@ fn multipart_method(
     let info = unique_ident("info", &taken);
 
     let url_expr = url_expression(op, &args)?;
-
-    let headers: Vec<TokenStream> = args
-        .iter()
-        .filter_map(|arg| {
-            let Role::Header { required } = arg.role else {
-                return None;
-            };
-            let (name, ident) = (&arg.api_name, &arg.ident);
-            Some(if required {
-                quote! { #header_map.append(#name, #ident.to_string().try_into()?); }
-            } else {
-                quote! {
-                    if let Some(value) = #ident {
-                        #header_map.append(#name, value.to_string().try_into()?);
-                    }
-                }
-            })
-        })
-        .collect();
+    let headers = header_statements(&args, &header_map);
     let header_capacity = headers.len();
-
     let form_parts = args.iter().filter_map(|arg| form_part(arg, &form));
     let queries = args
         .iter()
@@ -394,52 +354,12 @@ fn multipart_method(
             let (name, ident) = (&arg.api_name, &arg.ident);
             quote! { .query(&progenitor_client::QueryParam::new(#name, &#ident)) }
         });
-
-    let responses = op.responses(spec)?;
-    let mut success_arms = Vec::new();
-    let mut error_arms = Vec::new();
-    let mut success_bodies = Vec::new();
-    let mut error_bodies = Vec::new();
-    for (status, resp) in &responses {
-        let status = *status;
-        let body = response_body(op, types, status, resp)?;
-        let decode = match &body {
-            Body::Json(_) => quote! { ResponseValue::from_response(#response).await },
-            Body::Raw => quote! { Ok(ResponseValue::stream(#response)) },
-            Body::Empty => quote! { Ok(ResponseValue::empty(#response)) },
-        };
-        match status {
-            101 => return Err(op.unsupported("a 101 (upgrade) response")),
-            200..=299 => {
-                success_arms.push(quote! { #status => { #decode } });
-                success_bodies.push(body);
-            }
-            400..=599 => {
-                let decode = match &body {
-                    Body::Json(_) => {
-                        quote! { Err(Error::ErrorResponse(ResponseValue::from_response(#response).await?)) }
-                    }
-                    Body::Raw => {
-                        quote! { Err(Error::ErrorResponse(ResponseValue::stream(#response))) }
-                    }
-                    Body::Empty => {
-                        quote! { Err(Error::ErrorResponse(ResponseValue::empty(#response))) }
-                    }
-                };
-                error_arms.push(quote! { #status => { #decode } });
-                error_bodies.push(body);
-            }
-            // progenitor neither accepts nor rejects other statuses: they are unexpected responses.
-            _ => {}
-        }
-    }
-    if success_arms.is_empty() {
-        // As progenitor does when a document lists no success: any 2xx, as raw bytes.
-        success_arms.push(quote! { 200 ..= 299 => { Ok(ResponseValue::stream(#response)) } });
-        success_bodies.push(Body::Raw);
-    }
-    let success = single_body(op, "success", &success_bodies)?;
-    let error = single_body(op, "error", &error_bodies)?;
+    let ResponseArms {
+        success_arms,
+        error_arms,
+        success,
+        error,
+    } = response_arms(spec, op, types, &response)?;
     let accept = matches!(
         (&success, &error),
         (Body::Json(_), _) | (Body::Empty, Body::Json(_))
@@ -491,6 +411,122 @@ fn multipart_method(
                 _ => Err(Error::UnexpectedResponse(#response)),
             }
         }
+    })
+}
+
+/// The method's arguments: the operation's parameters, then the form's parts, each with a Rust
+/// name of its own.
+fn multipart_args(spec: &OpenAPI, op: &Op<'_>, types: &ComponentTypes) -> Result<Vec<Arg>, Error> {
+    let mut args = parameters(op, types)?;
+    let body = op
+        .request_body(spec)?
+        .ok_or_else(|| op.unsupported("a multipart operation without a request body"))?;
+    if body.content.len() != 1 {
+        return Err(op.unsupported(format!(
+            "a request body with {MULTIPART} and other media types"
+        )));
+    }
+    // The body-level `required` flag is not read: a multipart request is always sent with its form,
+    // and which parts may be left out is said by the schema's `required` list.
+    args.extend(parts(spec, op, &body.content[MULTIPART])?);
+    let mut seen = std::collections::BTreeSet::new();
+    for arg in &args {
+        if !seen.insert(arg.ident.to_string()) {
+            return Err(op.unsupported(format!(
+                "two parameters or parts are both named `{}` in Rust",
+                arg.ident
+            )));
+        }
+    }
+    Ok(args)
+}
+
+/// The statements adding the header parameters to `header_map` (an optional one when set).
+fn header_statements(args: &[Arg], header_map: &Ident) -> Vec<TokenStream> {
+    args.iter()
+        .filter_map(|arg| {
+            let Role::Header { required } = arg.role else {
+                return None;
+            };
+            let (name, ident) = (&arg.api_name, &arg.ident);
+            Some(if required {
+                quote! { #header_map.append(#name, #ident.to_string().try_into()?); }
+            } else {
+                quote! {
+                    if let Some(value) = #ident {
+                        #header_map.append(#name, value.to_string().try_into()?);
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// How the method answers each documented status, and the one success and one error body type
+/// (progenitor's `ResponseValue<T>` and `Error<E>`).
+struct ResponseArms {
+    success_arms: Vec<TokenStream>,
+    error_arms: Vec<TokenStream>,
+    success: Body,
+    error: Body,
+}
+
+/// The match arms on the response's status (`response` names it): successes decoded into the
+/// success type, 4xx and 5xx into `Error::ErrorResponse`; other statuses are unexpected.
+fn response_arms(
+    spec: &OpenAPI,
+    op: &Op<'_>,
+    types: &ComponentTypes,
+    response: &Ident,
+) -> Result<ResponseArms, Error> {
+    let responses = op.responses(spec)?;
+    let mut success_arms = Vec::new();
+    let mut error_arms = Vec::new();
+    let mut success_bodies = Vec::new();
+    let mut error_bodies = Vec::new();
+    for (status, resp) in &responses {
+        let status = *status;
+        let body = response_body(op, types, status, resp)?;
+        let decode = match &body {
+            Body::Json(_) => quote! { ResponseValue::from_response(#response).await },
+            Body::Raw => quote! { Ok(ResponseValue::stream(#response)) },
+            Body::Empty => quote! { Ok(ResponseValue::empty(#response)) },
+        };
+        match status {
+            101 => return Err(op.unsupported("a 101 (upgrade) response")),
+            200..=299 => {
+                success_arms.push(quote! { #status => { #decode } });
+                success_bodies.push(body);
+            }
+            400..=599 => {
+                let decode = match &body {
+                    Body::Json(_) => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::from_response(#response).await?)) }
+                    }
+                    Body::Raw => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::stream(#response))) }
+                    }
+                    Body::Empty => {
+                        quote! { Err(Error::ErrorResponse(ResponseValue::empty(#response))) }
+                    }
+                };
+                error_arms.push(quote! { #status => { #decode } });
+                error_bodies.push(body);
+            }
+            // progenitor neither accepts nor rejects other statuses: they are unexpected responses.
+            _ => {}
+        }
+    }
+    if success_arms.is_empty() {
+        // As progenitor does when a document lists no success: any 2xx, as raw bytes.
+        success_arms.push(quote! { 200 ..= 299 => { Ok(ResponseValue::stream(#response)) } });
+        success_bodies.push(Body::Raw);
+    }
+    Ok(ResponseArms {
+        success_arms,
+        error_arms,
+        success: single_body(op, "success", &success_bodies)?,
+        error: single_body(op, "error", &error_bodies)?,
     })
 }
 

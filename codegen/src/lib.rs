@@ -9,11 +9,16 @@
 //!   everything the document constrains, and `router(impl Trait) -> axum::Router`.
 //!
 //! Nothing here knows the ROMA operations by name: every decision is read from the document.
+//!
+//! Each entry point first runs the validation pass (`validate.rs`): an inconsistent document is
+//! refused with [`Error::Invalid`] before any code is written; what a generator does not support
+//! is refused where it is generated, with [`Error::Unsupported`] naming the operation.
 
 mod client;
 pub mod normalize;
 mod server;
 pub mod spec;
+mod validate;
 
 use proc_macro2::TokenStream;
 
@@ -57,6 +62,7 @@ pub enum Error {
 /// Generates contract, client and server from one document. Deterministic: the same document
 /// gives byte-identical output.
 pub fn generate(spec: &openapiv3::OpenAPI) -> Result<Generated, Error> {
+    validate::validate(spec)?;
     // Inline JSON schemas named first, so both halves agree on every type's name.
     let spec = &normalize::hoist_inline_schemas(spec);
     let (types, client) = split_types(client::generate(spec)?)?;
@@ -74,12 +80,14 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<Generated, Error> {
 
 /// The client half alone, as [`generate`] writes it (to tell which half refuses a document).
 pub fn generate_client(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+    validate::validate(spec)?;
     let (_, client) = split_types(client::generate(&normalize::hoist_inline_schemas(spec))?)?;
     format_file(client)
 }
 
 /// The server half alone, as [`generate`] writes it.
 pub fn generate_server(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+    validate::validate(spec)?;
     format_file(server::generate(&normalize::hoist_inline_schemas(spec))?)
 }
 

@@ -135,7 +135,9 @@ pub fn parameter_data(parameter: &Parameter) -> &ParameterData {
     parameter.parameter_data_ref()
 }
 
-/// Every operation in document order (paths as written, methods in a fixed order).
+/// Every operation in document order (paths as written, methods in a fixed order). Refuses a
+/// path item that is a reference and an operation without an operationId (it could not be
+/// named); that no operationId is used twice is checked by the validation pass.
 pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
     let mut ops = Vec::new();
     for (path, item) in &spec.paths.paths {
@@ -180,15 +182,6 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Op<'_>>, Error> {
                 operation,
                 parameters,
             });
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for op in &ops {
-        if !seen.insert(op.operation_id) {
-            return Err(Error::Invalid(format!(
-                "operationId {} is used twice",
-                op.operation_id
-            )));
         }
     }
     Ok(ops)
@@ -275,6 +268,26 @@ pub fn signature_scheme(spec: &OpenAPI) -> Option<&str> {
                 Some(name.as_str())
             }
             _ => None,
+        })
+}
+
+/// Whether `op` may be signed: one of its security requirements (its own, else the document's)
+/// names an API-key scheme marked `x-signature`.
+pub fn is_signed(spec: &OpenAPI, op: &Op<'_>) -> bool {
+    let schemes = spec.components.as_ref().map(|c| &c.security_schemes);
+    op.operation
+        .security
+        .as_ref()
+        .or(spec.security.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|requirement| requirement.keys())
+        .any(|name| {
+            matches!(
+                schemes.and_then(|s| s.get(name)),
+                Some(ReferenceOr::Item(SecurityScheme::APIKey { extensions, .. }))
+                    if extensions.contains_key("x-signature")
+            )
         })
 }
 
