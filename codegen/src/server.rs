@@ -21,6 +21,7 @@ mod errors;
 mod inputs;
 mod params;
 mod reply;
+mod security;
 mod shape;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};

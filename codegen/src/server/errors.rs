@@ -10,7 +10,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use super::inputs::security;
+use super::security::security;
 use super::{ext, ext_str};
 use crate::Error;
 use crate::spec;
