@@ -12,9 +12,15 @@
 //! change, so they are also cached when read. A RUNNING job is cached only when created here:
 //! one created by another process on the same data directory would change behind our back.
 //! Must not: answer for a job of another scope, or grow without bound.
+//!
+//! Lock order: the job map's lock, then the store's (a write through holds the first while it
+//! writes), then `noted`. An import notes its progress while it holds the store's lock (inside
+//! its transaction), so [`CachedStore::note_progress`] takes `noted` alone, never the job map's:
+//! taking it there deadlocked the server when another job's write through waited for the store
+//! meanwhile (found by the load test, `cargo xtask bench`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use super::model::{App, AppAsset, ImportRequest, Job, JobKind, JobStatus, Scope, Task, TaskFeed};
 use super::store::{
@@ -30,6 +36,9 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// `Arc<CachedStore<dyn Store>>`.
 pub struct CachedStore<S: ?Sized> {
     jobs: RwLock<Jobs>,
+    /// Progress noted for running jobs (by id) since their last write through, shown by
+    /// [`CachedStore::cached_job`] while they run. Its own lock: see the lock order above.
+    noted: Mutex<HashMap<String, f64>>,
     inner: S,
 }
 
@@ -74,6 +83,7 @@ impl<S: Store> CachedStore<S> {
     pub fn with_capacity(inner: S, capacity: usize) -> Self {
         CachedStore {
             inner,
+            noted: Mutex::default(),
             jobs: RwLock::new(Jobs {
                 capacity: capacity.max(1),
                 ..Jobs::default()
@@ -87,22 +97,40 @@ impl<S: Store + ?Sized> CachedStore<S> {
     /// request path. `None` means "ask [`Store::get_job`]", not "no such job".
     pub fn cached_job(&self, scope: &Scope, job_id: &str) -> Option<Job> {
         let jobs = self.jobs.read().unwrap_or_else(|e| e.into_inner());
-        jobs.by_id
+        let mut job = jobs
+            .by_id
             .get(job_id)
             .filter(|job| &job.scope == scope)
-            .cloned()
+            .cloned()?;
+        let mut noted = self.noted();
+        if job.status == JobStatus::Running {
+            if let Some(progress) = noted.get(job_id) {
+                job.progress = *progress;
+            }
+        } else {
+            // A note that came after the job's end (nothing shows it): not kept.
+            noted.remove(job_id);
+        }
+        Some(job)
     }
 
     /// A running job's progress as polls should see it now, in memory only: for the steps of
     /// a job that runs inside a transaction (an import's tasks), where a store write would wait
     /// for that transaction. [`Store::set_progress`] and the job's end are what is stored.
+    /// Never waits for the job map (see the lock order in the module comment); shown only while
+    /// the job runs, and dropped at its next write through.
     pub fn note_progress(&self, job_id: &str, progress: f64) {
-        let mut jobs = self.write();
-        if let Some(job) = jobs.by_id.get_mut(job_id)
-            && job.status == JobStatus::Running
-        {
-            job.progress = progress.clamp(0.0, 1.0);
-        }
+        let progress = if progress.is_nan() {
+            0.0
+        } else {
+            progress.clamp(0.0, 1.0)
+        };
+        self.noted().insert(job_id.to_string(), progress);
+    }
+
+    fn noted(&self) -> std::sync::MutexGuard<'_, HashMap<String, f64>> {
+        // Every update is one insert or remove: a poisoned lock still holds a consistent map.
+        self.noted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Jobs> {
@@ -123,6 +151,8 @@ impl<S: Store + ?Sized> CachedStore<S> {
     ) -> Result<T, StoreError> {
         let mut jobs = self.write();
         let result = write(&self.inner);
+        // What was noted is superseded by what is now stored (and gone once the job has ended).
+        self.noted().remove(job_id);
         if let Some(scope) = jobs.by_id.get(job_id).map(|j| j.scope.clone()) {
             match self.inner.get_job(&scope, job_id) {
                 Ok(Some(job)) => jobs.put(job),
@@ -247,6 +277,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         // trusted now; ended ones are read back (and cached again) on their next request.
         let mut jobs = self.write();
         let result = self.inner.fail_running_jobs(reason);
+        self.noted().clear();
         let running: Vec<String> = jobs
             .by_id
             .values()
@@ -487,6 +518,53 @@ mod tests {
         go.send(()).unwrap();
         ending.join().unwrap();
         assert_eq!(reading.join().unwrap(), Some(JobStatus::Succeeded));
+    }
+
+    /// The deadlock the load test found: an import notes its progress while it holds the
+    /// store's lock, and another job's write through holds the cache's lock while it waits for
+    /// the store. Here the gate holds a write through inside the store; noting progress meanwhile
+    /// must return at once (before the fix it waited for the cache's lock forever).
+    #[test]
+    fn noting_progress_never_waits_for_a_write_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let (written_tx, written) = std::sync::mpsc::sync_channel(1);
+        let (go, go_rx) = std::sync::mpsc::channel();
+        let gate = Gate {
+            inner: SqliteStore::open(dir.path()).unwrap(),
+            written: written_tx,
+            go: std::sync::Mutex::new(go_rx),
+        };
+        let store = std::sync::Arc::new(CachedStore::new(gate));
+        let ending = store.create_job(&scope("p"), JobKind::Export).unwrap();
+        let importing = store.create_job(&scope("q"), JobKind::Import).unwrap();
+        let finishing = {
+            let (store, id) = (store.clone(), ending.id.clone());
+            std::thread::spawn(move || {
+                store
+                    .finish_job(&id, JobOutcome::Succeeded { archive_id: None })
+                    .unwrap()
+            })
+        };
+        written.recv().unwrap();
+        let (noted_tx, noted) = std::sync::mpsc::channel();
+        let noting = {
+            let (store, id) = (store.clone(), importing.id.clone());
+            std::thread::spawn(move || {
+                store.note_progress(&id, 0.5);
+                noted_tx.send(()).unwrap();
+            })
+        };
+        // A hang guard, not a speed target: a deadlock never answers.
+        let answered = noted.recv_timeout(std::time::Duration::from_secs(30));
+        go.send(()).unwrap();
+        finishing.join().unwrap();
+        noting.join().unwrap();
+        assert!(
+            answered.is_ok(),
+            "note_progress waited for the write through"
+        );
+        let polled = store.cached_job(&scope("q"), &importing.id).unwrap();
+        assert_eq!(polled.progress, 0.5);
     }
 
     #[test]
