@@ -55,6 +55,25 @@ async fn a_finished_job(base: &str, token: &str) -> Result<(String, Vec<u8>), St
     Ok((path, bytes.to_vec()))
 }
 
+/// Copies a data directory's files (the database and its WAL, uploads, archives), not its lock.
+fn copy_data_dir(from: &std::path::Path, to: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().unwrap_or_default();
+        if name == "lock" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_data_dir(&path, &to.join(name))?;
+        } else {
+            std::fs::copy(&path, to.join(name))
+                .map_err(|e| format!("copying {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs part 3 into `block`.
 pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     let dir = ctx.fresh_dir("status")?;
@@ -74,9 +93,23 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     )?;
     let (path, body) = block_on(a_finished_job(&real.base, &token))??;
     // The same server and data at `RUST_LOG=warn`: no span per request, to show what it costs.
+    // On a copy of the data directory: a data directory serves one server at a time (its lock),
+    // and nothing writes to it once the job has finished, so the copy is consistent.
+    let quiet_data = dir.join("data-quiet");
+    copy_data_dir(&dir.join("data"), &quiet_data)?;
+    let quiet_args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if *a == dir.join("data").display().to_string() {
+                quiet_data.display().to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     let quiet = Server::spawn_reference_with_env(
         &ctx.server_bin,
-        &args,
+        &quiet_args,
         &[("RUST_LOG", "warn")],
         &dir.join("server-quiet.log"),
         Duration::from_secs(1800),
