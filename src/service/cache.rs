@@ -488,8 +488,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_status_read_while_a_job_ends_waits_and_never_shows_it_running() {
+    /// A cached store whose `finish_job` signals `written` once the store has written, then
+    /// waits for `go` (holding the cache's lock meanwhile, as a write through does).
+    #[allow(clippy::type_complexity)]
+    fn gated() -> (
+        tempfile::TempDir,
+        std::sync::Arc<CachedStore<Gate>>,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let (written_tx, written) = std::sync::mpsc::sync_channel(1);
         let (go, go_rx) = std::sync::mpsc::channel();
@@ -498,7 +505,17 @@ mod tests {
             written: written_tx,
             go: std::sync::Mutex::new(go_rx),
         };
-        let store = std::sync::Arc::new(CachedStore::new(gate));
+        (
+            dir,
+            std::sync::Arc::new(CachedStore::new(gate)),
+            written,
+            go,
+        )
+    }
+
+    #[test]
+    fn a_status_read_while_a_job_ends_waits_and_never_shows_it_running() {
+        let (_dir, store, written, go) = gated();
         let job = store.create_job(&scope("p"), JobKind::Export).unwrap();
         let ending = {
             let (store, id) = (store.clone(), job.id.clone());
@@ -526,15 +543,7 @@ mod tests {
     /// must return at once (before the fix it waited for the cache's lock forever).
     #[test]
     fn noting_progress_never_waits_for_a_write_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let (written_tx, written) = std::sync::mpsc::sync_channel(1);
-        let (go, go_rx) = std::sync::mpsc::channel();
-        let gate = Gate {
-            inner: SqliteStore::open(dir.path()).unwrap(),
-            written: written_tx,
-            go: std::sync::Mutex::new(go_rx),
-        };
-        let store = std::sync::Arc::new(CachedStore::new(gate));
+        let (_dir, store, written, go) = gated();
         let ending = store.create_job(&scope("p"), JobKind::Export).unwrap();
         let importing = store.create_job(&scope("q"), JobKind::Import).unwrap();
         let finishing = {
