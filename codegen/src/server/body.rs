@@ -60,22 +60,26 @@ pub(super) fn body_kind(
         .schema
         .as_ref()
         .ok_or_else(|| op.unsupported("a request body without a schema"))?;
+    // A JSON or form body: the component's type, checked against its shape (a form is read
+    // into the same typed value).
+    let mut typed = |inline: &str, form: bool| -> Result<BodyKind, Error> {
+        let ReferenceOr::Reference { reference } = schema_ref else {
+            return Err(op.unsupported(inline));
+        };
+        let name = spec::ref_name(reference, "schemas")?;
+        let ty = type_ident(name);
+        Ok(BodyKind::Json {
+            ty: quote!(types::#ty),
+            shape: shapes.want(name),
+            required: body.required,
+            form,
+        })
+    };
     match media.as_str() {
-        json if spec::is_json_media(json) => {
-            let ReferenceOr::Reference { reference } = schema_ref else {
-                return Err(
-                    op.unsupported("an inline JSON body schema (use a $ref to a component)")
-                );
-            };
-            let name = spec::ref_name(reference, "schemas")?;
-            let ty = type_ident(name);
-            Ok(BodyKind::Json {
-                ty: quote!(types::#ty),
-                shape: shapes.want(name),
-                required: body.required,
-                form: false,
-            })
-        }
+        json if spec::is_json_media(json) => typed(
+            "an inline JSON body schema (use a $ref to a component)",
+            false,
+        ),
         "multipart/form-data" => multipart(spec, op, schema_ref, body.required, codes, shapes),
         text if text
             .split(';')
@@ -86,19 +90,7 @@ pub(super) fn body_kind(
                 required: body.required,
             })
         }
-        "application/x-www-form-urlencoded" => {
-            let ReferenceOr::Reference { reference } = schema_ref else {
-                return Err(op.unsupported("an inline form body schema"));
-            };
-            let name = spec::ref_name(reference, "schemas")?;
-            let ty = type_ident(name);
-            Ok(BodyKind::Json {
-                ty: quote!(types::#ty),
-                shape: shapes.want(name),
-                required: body.required,
-                form: true,
-            })
-        }
+        "application/x-www-form-urlencoded" => typed("an inline form body schema", true),
         _ => Ok(BodyKind::Raw),
     }
 }
