@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::rows::{new_id, now, ts};
 use super::{
@@ -277,15 +277,7 @@ fn existing_id(
     scope: &Scope,
     name: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .query_row(
-            &format!(
-                "SELECT id FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND name = ?3"
-            ),
-            params![scope.project_id, scope.instance_id, name],
-            |row| row.get(0),
-        )
-        .optional()?)
+    super::rows::scoped_lookup(tx, table, "id", "name", scope, name)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use rusqlite::Row;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
 use crate::service::model::{App, Job, JobKind, JobStatus, Scope, Task, TaskType};
@@ -133,4 +133,26 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str, column: &str) -> Result<T
 /// A page bound as SQLite wants it (signed); anything past `i64::MAX` means "no bound" anyway.
 pub(super) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One column (`wanted`) of the asset of `table` in the scope whose `key` column is `value`, if
+/// any: an asset's id by its name, or its name by its id. `table` and the columns are constants
+/// of this module's callers, never input.
+pub(super) fn scoped_lookup(
+    conn: &Connection,
+    table: &str,
+    wanted: &str,
+    key: &str,
+    scope: &Scope,
+    value: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {wanted} FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND {key} = ?3"
+            ),
+            params![scope.project_id, scope.instance_id, value],
+            |row| row.get(0),
+        )
+        .optional()?)
 }

@@ -388,17 +388,8 @@ impl Store for SqliteStore {
         // IMMEDIATE: the checks below and the deletes see the same instance.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut reasons = Vec::new();
-        let name_of = |table: &str, id: &str| -> Result<Option<String>, StoreError> {
-            Ok(tx
-                .query_row(
-                    &format!(
-                        "SELECT name FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND id = ?3"
-                    ),
-                    params![scope.project_id, scope.instance_id, id],
-                    |row| row.get(0),
-                )
-                .optional()?)
-        };
+        let name_of =
+            |table: &str, id: &str| super::rows::scoped_lookup(&tx, table, "name", "id", scope, id);
         let deleted_tasks: HashSet<&str> = task_ids.iter().map(String::as_str).collect();
         for id in unique(task_ids) {
             if name_of("tasks", id)?.is_none() {
