@@ -7,13 +7,17 @@
 //! - whatever the reader accepts, the writer writes again and the reader reads back equal (so an
 //!   accepted package is a consistent one, not a half-checked one);
 //! - memory is bounded: an entry that expands beyond `max_entry_bytes`, or entries beyond
-//!   `max_total_bytes`, are refused, whatever sizes the zip declares.
+//!   `max_total_bytes`, are refused, whatever sizes the zip declares; and this test binary's
+//!   allocator counts the bytes each read holds at its peak, which stays under [`memory_bound`]
+//!   even for a zip whose headers declare gigabytes.
 //!
 //! Three kinds of input: bytes (arbitrary, and `PK`-prefixed), a valid package changed at the
 //! byte level (flips, truncation), and zips built entry by entry from hostile names, manifests
 //! and contents. `PROPTEST_CASES` sets the cases per property; failures are kept in
 //! `fuzz_package.proptest-regressions` beside this file and replayed first by `cargo test`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{Cursor, Write};
 
 use proptest::prelude::*;
@@ -49,9 +53,87 @@ fn created_at() -> chrono::DateTime<chrono::Utc> {
     "2026-12-01T12:00:00Z".parse().unwrap()
 }
 
+/// The system allocator, counting the bytes each thread holds and the most it held: proptest
+/// runs a property's cases on one thread, so a read's peak is that thread's.
+struct Counting;
+
+thread_local! {
+    static HELD: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(grown: usize, shrunk: usize) {
+    // `try_with`: the allocator also runs while a thread's locals are torn down.
+    let _ = HELD.try_with(|held| {
+        let now = (held.get() + grown).saturating_sub(shrunk);
+        held.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is passed on to `System` unchanged; the counting touches no allocation.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), 0);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        count(0, layout.size());
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), 0);
+        }
+        ptr
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size, layout.size());
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What `read` allocated beyond what the thread held before it, at the most.
+fn peak_of<T>(read: impl FnOnce() -> T) -> (T, usize) {
+    let before = HELD.with(Cell::get);
+    PEAK.with(|peak| peak.set(before));
+    let value = read();
+    (value, PEAK.with(Cell::get) - before)
+}
+
+/// The most a read of `input_len` bytes may hold: the input's own size a few times over (the
+/// zip's directory, names), the package it returns, one entry being read, and a fixed margin.
+fn memory_bound(input_len: usize) -> usize {
+    let limits = limits();
+    4 * input_len
+        + 2 * limits.max_total_bytes as usize
+        + limits.max_entry_bytes as usize
+        + 512 * 1024
+}
+
 /// Reads `bytes` and checks the oracles every answer must meet; returns the package if read.
 fn answered(bytes: &[u8]) -> Result<Option<Package>, TestCaseError> {
-    match read_package_from(Cursor::new(bytes), &limits()) {
+    let (read, peak) = peak_of(|| read_package_from(Cursor::new(bytes), &limits()));
+    prop_assert!(
+        peak <= memory_bound(bytes.len()),
+        "reading {} bytes held {} bytes",
+        bytes.len(),
+        peak
+    );
+    match read {
         Ok(package) => {
             // What was accepted writes again and reads back equal.
             let mut out = Cursor::new(Vec::new());
@@ -113,12 +195,28 @@ fn assets() -> impl Strategy<Value = (Vec<AppAsset>, Vec<TaskAsset>)> {
     })
 }
 
+/// A package written by the writer from generated assets, or one of the corpus's real packages
+/// (tests/fuzz/corpus/packages: exported by the reference server, downloaded by the official
+/// SDK).
 fn valid_package() -> impl Strategy<Value = Vec<u8>> {
-    assets().prop_map(|(apps, tasks)| {
+    let written = assets().prop_map(|(apps, tasks)| {
         let mut out = Cursor::new(Vec::new());
         write_package(&mut out, source(), &apps, &tasks, created_at()).unwrap();
         out.into_inner()
-    })
+    });
+    prop_oneof![3 => written, 1 => prop::sample::select(corpus_packages())]
+}
+
+fn corpus_packages() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/corpus/packages");
+    let mut packages: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    packages.sort();
+    assert!(!packages.is_empty(), "no packages in {}", dir.display());
+    packages.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
 /// One entry of a zip built by hand.
@@ -226,6 +324,31 @@ fn zip_of(entries: &[Entry]) -> Option<Vec<u8>> {
     Some(zip.finish().ok()?.into_inner())
 }
 
+/// A size a header may claim: gigabytes, the ZIP64 marker, near the limits, or anything.
+fn declared_size() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        Just(u32::MAX),
+        Just(0x4000_0000),
+        Just(0xFFFF_FFFE),
+        Just(0),
+        (0u32..200_000),
+        any::<u32>(),
+    ]
+}
+
+/// The offsets of the zip's local (`false`) and central (`true`) file headers, found by their
+/// signatures.
+fn header_offsets(zip: &[u8]) -> Vec<(usize, bool)> {
+    zip.windows(4)
+        .enumerate()
+        .filter_map(|(at, word)| match word {
+            b"PK\x03\x04" if at + 30 <= zip.len() => Some((at, false)),
+            b"PK\x01\x02" if at + 46 <= zip.len() => Some((at, true)),
+            _ => None,
+        })
+        .collect()
+}
+
 proptest! {
     // Failures are kept beside this file (`<name>.proptest-regressions`), replayed first.
     #![proptest_config(ProptestConfig {
@@ -256,6 +379,38 @@ proptest! {
         answered(&changed)?;
         if let Some(cut) = cut {
             answered(&package[..cut.index(package.len())])?;
+        }
+    }
+
+    /// Sizes in the zip's headers are claims: a valid package whose local and central headers
+    /// declare other sizes (gigabytes, the ZIP64 marker, anything) is answered within the memory
+    /// bound, and never accepted with an entry declared beyond `max_entry_bytes`.
+    #[test]
+    fn declared_sizes_are_not_trusted(
+        package in valid_package(),
+        claims in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<bool>(), declared_size()),
+            1..4,
+        ),
+    ) {
+        let mut changed = package.clone();
+        let headers = header_offsets(&changed);
+        let mut largest_claim = 0u32;
+        for (which, compressed, size) in &claims {
+            let (at, central) = headers[which.index(headers.len())];
+            // Local header: compressed size at 18, uncompressed at 22; central: 20 and 24.
+            let field = at + if central { 20 } else { 18 } + if *compressed { 0 } else { 4 };
+            changed[field..field + 4].copy_from_slice(&size.to_le_bytes());
+            if central && !compressed {
+                largest_claim = largest_claim.max(*size);
+            }
+        }
+        if answered(&changed)?.is_some() {
+            prop_assert!(
+                u64::from(largest_claim) <= limits().max_entry_bytes,
+                "accepted an entry declared {} bytes",
+                largest_claim
+            );
         }
     }
 
@@ -313,4 +468,28 @@ fn hand_built_zips_reach_acceptance_and_the_size_limit() {
     .unwrap();
     let error = read_package_from(Cursor::new(bomb), &limits()).unwrap_err();
     assert_eq!(error.code(), "ROMA.10031", "{error}");
+}
+
+/// The memory oracle can fail: a read that trusted a declared gigabyte would be seen.
+#[test]
+fn the_memory_oracle_sees_a_trusted_declaration() {
+    let (buffer, peak) = peak_of(|| Vec::<u8>::with_capacity(1 << 30));
+    drop(buffer);
+    assert!(peak >= 1 << 30, "{peak}");
+    assert!(peak > memory_bound(1 << 20));
+    // And a real package's read stays far below the bound.
+    let mut out = Cursor::new(Vec::new());
+    let (apps, tasks) = (
+        vec![AppAsset {
+            id: "app-0".into(),
+            name: "App".into(),
+            description: String::new(),
+        }],
+        Vec::new(),
+    );
+    write_package(&mut out, source(), &apps, &tasks, created_at()).unwrap();
+    let bytes = out.into_inner();
+    let (read, peak) = peak_of(|| read_package_from(Cursor::new(&bytes[..]), &limits()));
+    read.unwrap();
+    assert!(peak < memory_bound(bytes.len()) / 4, "{peak}");
 }

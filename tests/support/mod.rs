@@ -40,9 +40,17 @@ pub async fn demo_service(
     data_dir: &std::path::Path,
     token: &str,
 ) -> roma_assets::service::Service {
-    use roma_assets::service::{Service, ServiceConfig, auth::Credentials, package::PackageLimits};
-    let mut credentials = Credentials::default();
+    let mut credentials = roma_assets::service::auth::Credentials::default();
     credentials.insert("demo", token);
+    demo_service_with(data_dir, credentials).await
+}
+
+/// [`demo_service`] with the given credentials (tokens, AK/SK pairs, or both).
+pub async fn demo_service_with(
+    data_dir: &std::path::Path,
+    credentials: roma_assets::service::auth::Credentials,
+) -> roma_assets::service::Service {
+    use roma_assets::service::{Service, ServiceConfig, package::PackageLimits};
     let service = Service::open(ServiceConfig {
         data_dir: data_dir.to_path_buf(),
         credentials,
