@@ -5,9 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
-
 use super::rows::{new_id, now, ts};
+use super::sql::{Conn, values};
 use super::{
     CONFLICT_ERROR_CODE, INVALID_PACKAGE_ERROR_CODE, ImportCounts, ImportOutcome, StoreError,
 };
@@ -15,17 +14,16 @@ use crate::service::model::{
     App, AppAsset, ImportMode, ImportRequest, MAX_REASONS, Reason, ResourceType, Scope, TaskFeed,
 };
 
-/// [`super::Store::apply_import`] on one connection.
+/// [`super::Store::apply_import`] on one connection, inside a transaction that holds the
+/// instance's write lock (so the existence checks below cannot be made stale by another
+/// connection before the writes). A rejection returns before anything is written.
 pub(super) fn apply(
-    conn: &mut Connection,
+    tx: &mut dyn Conn,
     scope: &Scope,
     request: &ImportRequest,
     apps: &[AppAsset],
     feed: &mut dyn TaskFeed,
 ) -> Result<ImportOutcome, StoreError> {
-    // IMMEDIATE: take the write lock now, so the existence checks below cannot be made stale by
-    // another connection before the writes.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let heads = feed.heads().to_vec();
     let app_half = Half {
         table: "apps",
@@ -53,23 +51,22 @@ pub(super) fn apply(
     app_half.contradictions(prefix, &package_apps, &mut reasons);
     task_half.contradictions(prefix, &package_apps, &mut reasons);
     if request.mode == ImportMode::AddNew {
-        app_half.conflicts(&tx, scope, prefix, &mut reasons)?;
-        task_half.conflicts(&tx, scope, prefix, &mut reasons)?;
+        app_half.conflicts(tx, scope, prefix, &mut reasons)?;
+        task_half.conflicts(tx, scope, prefix, &mut reasons)?;
     }
     if !reasons.is_empty() {
         reasons.truncate(MAX_REASONS);
-        tx.rollback()?;
         return Ok(ImportOutcome::Rejected(reasons));
     }
 
     let at = ts(&now());
     let mut counts = ImportCounts::default();
-    let (app_ids, created, updated) = app_half.write(&tx, scope, request, |index, target| {
+    let (app_ids, created, updated) = app_half.write(tx, scope, request, |tx, index, target| {
         match target {
             Target::Existing(id) => tx.execute(
                 "UPDATE apps SET description = ?1, updated_at = ?2
                  WHERE project_id = ?3 AND instance_id = ?4 AND id = ?5",
-                params![
+                values![
                     apps[index].description,
                     at,
                     scope.project_id,
@@ -81,7 +78,7 @@ pub(super) fn apply(
                 "INSERT INTO apps (project_id, instance_id, id, name, description,
                                    created_at, updated_at, app_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-                params![
+                values![
                     scope.project_id,
                     scope.instance_id,
                     id,
@@ -101,7 +98,7 @@ pub(super) fn apply(
         .map(|a| a.id.as_str())
         .zip(app_ids.iter().map(String::as_str))
         .collect();
-    let (_, created, updated) = task_half.write(&tx, scope, request, |index, target| {
+    let (_, created, updated) = task_half.write(tx, scope, request, |tx, index, target| {
         let head = &heads[index];
         // `contradictions` made sure every task's app is among the apps.
         let Some(app_id) = app_ids.get(head.app_id.as_str()) else {
@@ -119,7 +116,7 @@ pub(super) fn apply(
                 "UPDATE tasks SET app_id = ?1, source = ?2, target = ?3, updated_at = ?4,
                                   task_type = ?8, task_tag = ?9, version = version + 1
                  WHERE project_id = ?5 AND instance_id = ?6 AND id = ?7",
-                params![
+                values![
                     app_id,
                     source,
                     target_settings,
@@ -135,7 +132,7 @@ pub(super) fn apply(
                 "INSERT INTO tasks (project_id, instance_id, id, name, app_id, source,
                                     target, created_at, updated_at, task_type, task_tag)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
-                params![
+                values![
                     scope.project_id,
                     scope.instance_id,
                     id,
@@ -152,7 +149,6 @@ pub(super) fn apply(
         Ok(())
     })?;
     (counts.tasks_created, counts.tasks_updated) = (created, updated);
-    tx.commit()?;
     Ok(ImportOutcome::Applied(counts))
 }
 
@@ -209,7 +205,7 @@ impl Half<'_> {
     /// AddNew: each asset whose prefixed name the instance already uses.
     fn conflicts(
         &self,
-        tx: &Transaction<'_>,
+        tx: &mut dyn Conn,
         scope: &Scope,
         prefix: &str,
         reasons: &mut Vec<Reason>,
@@ -233,10 +229,10 @@ impl Half<'_> {
     /// updated.
     fn write(
         &self,
-        tx: &Transaction<'_>,
+        tx: &mut dyn Conn,
         scope: &Scope,
         request: &ImportRequest,
-        mut put: impl FnMut(usize, Target<'_>) -> Result<(), StoreError>,
+        mut put: impl FnMut(&mut dyn Conn, usize, Target<'_>) -> Result<(), StoreError>,
     ) -> Result<(Vec<String>, u64, u64), StoreError> {
         let (mut ids, mut created, mut updated) = (Vec::with_capacity(self.assets.len()), 0, 0);
         for (index, &(_, name, _)) in self.assets.iter().enumerate() {
@@ -247,13 +243,14 @@ impl Half<'_> {
             };
             let id = match existing {
                 Some(id) => {
-                    put(index, Target::Existing(&id))?;
+                    put(tx, index, Target::Existing(&id))?;
                     updated += 1;
                     id
                 }
                 None => {
                     let id = new_id();
                     put(
+                        tx,
                         index,
                         Target::New {
                             id: &id,
@@ -272,7 +269,7 @@ impl Half<'_> {
 
 /// The id of the asset of `table` (a constant of this module) with this name in the scope.
 fn existing_id(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Conn,
     table: &str,
     scope: &Scope,
     name: &str,
@@ -289,189 +286,198 @@ mod tests {
 
     #[test]
     fn add_new_creates_prefixed_assets_with_new_ids_and_remapped_apps() {
-        let (_dir, store) = open();
-        let s = scope("p", "i");
-        let apps = [app("pa1", "orders"), app("pa2", "billing")];
-        let tasks = [
-            task("pt1", "orders-sync", "pa1"),
-            task("pt2", "invoices", "pa2"),
-        ];
-        let counts =
-            applied(import(&store, &s, ImportMode::AddNew, "dev-", &apps, &tasks).expect("import"));
-        assert_eq!(
-            counts,
-            ImportCounts {
-                apps_created: 2,
-                apps_updated: 0,
-                tasks_created: 2,
-                tasks_updated: 0
-            }
-        );
-        let got_apps = all_apps(&store, &s);
-        assert_eq!(names(&got_apps, |a| &a.name), ["dev-billing", "dev-orders"]);
-        assert!(
-            got_apps
-                .iter()
-                .all(|a| !a.id.starts_with("pa") && a.id.len() == 32)
-        );
-        let id_of = |name: &str| {
-            got_apps
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| a.id.clone())
-                .expect("app")
-        };
-        let got_tasks = all_tasks(&store, &s);
-        assert_eq!(
-            names(&got_tasks, |t| &t.name),
-            ["dev-invoices", "dev-orders-sync"]
-        );
-        assert_eq!(got_tasks[0].app_id, id_of("dev-billing"));
-        assert_eq!(got_tasks[1].app_id, id_of("dev-orders"));
-        assert_eq!(got_tasks[1].source, tasks[0].source);
-        assert_eq!(got_tasks[1].target, tasks[0].target);
+        for engine in every_engine() {
+            let store = engine.store.as_ref();
+            let s = scope("p", "i");
+            let apps = [app("pa1", "orders"), app("pa2", "billing")];
+            let tasks = [
+                task("pt1", "orders-sync", "pa1"),
+                task("pt2", "invoices", "pa2"),
+            ];
+            let counts = applied(
+                import(store, &s, ImportMode::AddNew, "dev-", &apps, &tasks).expect("import"),
+            );
+            assert_eq!(
+                counts,
+                ImportCounts {
+                    apps_created: 2,
+                    apps_updated: 0,
+                    tasks_created: 2,
+                    tasks_updated: 0
+                }
+            );
+            let got_apps = all_apps(store, &s);
+            assert_eq!(names(&got_apps, |a| &a.name), ["dev-billing", "dev-orders"]);
+            assert!(
+                got_apps
+                    .iter()
+                    .all(|a| !a.id.starts_with("pa") && a.id.len() == 32)
+            );
+            let id_of = |name: &str| {
+                got_apps
+                    .iter()
+                    .find(|a| a.name == name)
+                    .map(|a| a.id.clone())
+                    .expect("app")
+            };
+            let got_tasks = all_tasks(store, &s);
+            assert_eq!(
+                names(&got_tasks, |t| &t.name),
+                ["dev-invoices", "dev-orders-sync"]
+            );
+            assert_eq!(got_tasks[0].app_id, id_of("dev-billing"));
+            assert_eq!(got_tasks[1].app_id, id_of("dev-orders"));
+            assert_eq!(got_tasks[1].source, tasks[0].source);
+            assert_eq!(got_tasks[1].target, tasks[0].target);
 
-        // The same package again with another prefix: new assets beside the first ones.
-        applied(import(&store, &s, ImportMode::AddNew, "test-", &apps, &tasks).expect("import"));
-        assert_eq!(all_apps(&store, &s).len(), 4);
-        assert_eq!(all_tasks(&store, &s).len(), 4);
+            // The same package again with another prefix: new assets beside the first ones.
+            applied(import(store, &s, ImportMode::AddNew, "test-", &apps, &tasks).expect("import"));
+            assert_eq!(all_apps(store, &s).len(), 4);
+            assert_eq!(all_tasks(store, &s).len(), 4);
+        }
     }
 
     #[test]
     fn add_new_conflict_changes_nothing_and_names_each_conflict() {
-        let (_dir, store) = open();
-        let s = scope("p", "i");
-        seed(&store, &s).expect("seed");
-        let apps_before = all_apps(&store, &s);
-        let tasks_before = all_tasks(&store, &s);
-        let apps = [app("x1", "fresh"), app("x2", "orders")];
-        let tasks = [
-            task("y1", "new-task", "x1"),
-            task("y2", "crm-contacts", "x1"),
-        ];
-        let outcome = import(&store, &s, ImportMode::AddNew, "", &apps, &tasks).expect("import");
-        assert_eq!(
-            outcome,
-            ImportOutcome::Rejected(vec![
-                Reason::new(
-                    ResourceType::Application,
-                    "orders",
-                    CONFLICT_ERROR_CODE,
-                    "an application with this name already exists"
-                ),
-                Reason::new(
-                    ResourceType::Task,
-                    "crm-contacts",
-                    CONFLICT_ERROR_CODE,
-                    "a task with this name already exists"
-                ),
-            ])
-        );
-        assert_eq!(all_apps(&store, &s), apps_before);
-        assert_eq!(all_tasks(&store, &s), tasks_before);
+        for engine in every_engine() {
+            let store = engine.store.as_ref();
+            let s = scope("p", "i");
+            seed(store, &s).expect("seed");
+            let apps_before = all_apps(store, &s);
+            let tasks_before = all_tasks(store, &s);
+            let apps = [app("x1", "fresh"), app("x2", "orders")];
+            let tasks = [
+                task("y1", "new-task", "x1"),
+                task("y2", "crm-contacts", "x1"),
+            ];
+            let outcome = import(store, &s, ImportMode::AddNew, "", &apps, &tasks).expect("import");
+            assert_eq!(
+                outcome,
+                ImportOutcome::Rejected(vec![
+                    Reason::new(
+                        ResourceType::Application,
+                        "orders",
+                        CONFLICT_ERROR_CODE,
+                        "an application with this name already exists"
+                    ),
+                    Reason::new(
+                        ResourceType::Task,
+                        "crm-contacts",
+                        CONFLICT_ERROR_CODE,
+                        "a task with this name already exists"
+                    ),
+                ])
+            );
+            assert_eq!(all_apps(store, &s), apps_before);
+            assert_eq!(all_tasks(store, &s), tasks_before);
 
-        // Many conflicts: at most MAX_REASONS are reported.
-        let many: Vec<AppAsset> = (0..12)
-            .map(|n| app(&format!("m{n}"), &format!("m{n}")))
-            .collect();
-        applied(import(&store, &s, ImportMode::AddNew, "", &many, &[]).expect("import"));
-        let before = all_apps(&store, &s);
-        match import(&store, &s, ImportMode::AddNew, "", &many, &[]).expect("import") {
-            ImportOutcome::Rejected(reasons) => assert_eq!(reasons.len(), MAX_REASONS),
-            other => panic!("expected a rejection, got {other:?}"),
+            // Many conflicts: at most MAX_REASONS are reported.
+            let many: Vec<AppAsset> = (0..12)
+                .map(|n| app(&format!("m{n}"), &format!("m{n}")))
+                .collect();
+            applied(import(store, &s, ImportMode::AddNew, "", &many, &[]).expect("import"));
+            let before = all_apps(store, &s);
+            match import(store, &s, ImportMode::AddNew, "", &many, &[]).expect("import") {
+                ImportOutcome::Rejected(reasons) => assert_eq!(reasons.len(), MAX_REASONS),
+                other => panic!("expected a rejection, got {other:?}"),
+            }
+            assert_eq!(all_apps(store, &s), before);
         }
-        assert_eq!(all_apps(&store, &s), before);
     }
 
     #[test]
     fn a_package_that_contradicts_itself_is_rejected_in_both_modes() {
-        let (_dir, store) = open();
-        let s = scope("p", "i");
-        let apps = [app("a", "one"), app("a", "two")];
-        let tasks = [task("t", "orphan", "missing")];
-        for mode in [ImportMode::AddNew, ImportMode::Merge] {
-            match import(&store, &s, mode, "", &apps, &tasks).expect("import") {
-                ImportOutcome::Rejected(reasons) => {
-                    assert_eq!(names(&reasons, |r| &r.resource_name), ["two", "orphan"]);
-                    assert!(
-                        reasons
-                            .iter()
-                            .all(|r| r.error_code == INVALID_PACKAGE_ERROR_CODE)
-                    );
+        for engine in every_engine() {
+            let store = engine.store.as_ref();
+            let s = scope("p", "i");
+            let apps = [app("a", "one"), app("a", "two")];
+            let tasks = [task("t", "orphan", "missing")];
+            for mode in [ImportMode::AddNew, ImportMode::Merge] {
+                match import(store, &s, mode, "", &apps, &tasks).expect("import") {
+                    ImportOutcome::Rejected(reasons) => {
+                        assert_eq!(names(&reasons, |r| &r.resource_name), ["two", "orphan"]);
+                        assert!(
+                            reasons
+                                .iter()
+                                .all(|r| r.error_code == INVALID_PACKAGE_ERROR_CODE)
+                        );
+                    }
+                    other => panic!("expected a rejection, got {other:?}"),
                 }
-                other => panic!("expected a rejection, got {other:?}"),
             }
+            assert!(all_apps(store, &s).is_empty());
         }
-        assert!(all_apps(&store, &s).is_empty());
     }
 
     #[test]
     fn merge_overwrites_by_name_keeping_ids_and_creates_the_rest() {
-        let (_dir, store) = open();
-        let s = scope("p", "i");
-        seed(&store, &s).expect("seed");
-        let before_apps = all_apps(&store, &s);
-        let before_tasks = all_tasks(&store, &s);
-        // "orders" and task "crm-contacts" exist; the task moves to the package's "orders".
-        let apps = [
-            AppAsset {
-                id: "pkg-orders".to_string(),
-                name: "orders".to_string(),
-                description: "new description".to_string(),
-            },
-            app("pkg-new", "warehouse"),
-        ];
-        let tasks = [
-            task("pt1", "crm-contacts", "pkg-orders"),
-            task("pt2", "stock-sync", "pkg-new"),
-        ];
-        let counts =
-            applied(import(&store, &s, ImportMode::Merge, "", &apps, &tasks).expect("import"));
-        assert_eq!(
-            counts,
-            ImportCounts {
-                apps_created: 1,
-                apps_updated: 1,
-                tasks_created: 1,
-                tasks_updated: 1
-            }
-        );
-        let after_apps = all_apps(&store, &s);
-        assert_eq!(after_apps.len(), before_apps.len() + 1);
-        let orders_before = before_apps
-            .iter()
-            .find(|a| a.name == "orders")
-            .expect("orders");
-        let orders = after_apps
-            .iter()
-            .find(|a| a.name == "orders")
-            .expect("orders");
-        assert_eq!(orders.id, "demo-app-orders");
-        assert_eq!(orders.description, "new description");
-        assert_eq!(orders.created_at, orders_before.created_at);
-        assert!(orders.updated_at >= orders_before.updated_at);
-        let warehouse = after_apps
-            .iter()
-            .find(|a| a.name == "warehouse")
-            .expect("new app");
+        for engine in every_engine() {
+            let store = engine.store.as_ref();
+            let s = scope("p", "i");
+            seed(store, &s).expect("seed");
+            let before_apps = all_apps(store, &s);
+            let before_tasks = all_tasks(store, &s);
+            // "orders" and task "crm-contacts" exist; the task moves to the package's "orders".
+            let apps = [
+                AppAsset {
+                    id: "pkg-orders".to_string(),
+                    name: "orders".to_string(),
+                    description: "new description".to_string(),
+                },
+                app("pkg-new", "warehouse"),
+            ];
+            let tasks = [
+                task("pt1", "crm-contacts", "pkg-orders"),
+                task("pt2", "stock-sync", "pkg-new"),
+            ];
+            let counts =
+                applied(import(store, &s, ImportMode::Merge, "", &apps, &tasks).expect("import"));
+            assert_eq!(
+                counts,
+                ImportCounts {
+                    apps_created: 1,
+                    apps_updated: 1,
+                    tasks_created: 1,
+                    tasks_updated: 1
+                }
+            );
+            let after_apps = all_apps(store, &s);
+            assert_eq!(after_apps.len(), before_apps.len() + 1);
+            let orders_before = before_apps
+                .iter()
+                .find(|a| a.name == "orders")
+                .expect("orders");
+            let orders = after_apps
+                .iter()
+                .find(|a| a.name == "orders")
+                .expect("orders");
+            assert_eq!(orders.id, "demo-app-orders");
+            assert_eq!(orders.description, "new description");
+            assert_eq!(orders.created_at, orders_before.created_at);
+            assert!(orders.updated_at >= orders_before.updated_at);
+            let warehouse = after_apps
+                .iter()
+                .find(|a| a.name == "warehouse")
+                .expect("new app");
 
-        let after_tasks = all_tasks(&store, &s);
-        assert_eq!(after_tasks.len(), before_tasks.len() + 1);
-        let contacts = after_tasks
-            .iter()
-            .find(|t| t.name == "crm-contacts")
-            .expect("task");
-        assert_eq!(contacts.id, "demo-task-crm-contacts");
-        assert_eq!(contacts.app_id, "demo-app-orders");
-        assert_eq!(contacts.source, tasks[0].source);
-        let stock = after_tasks
-            .iter()
-            .find(|t| t.name == "stock-sync")
-            .expect("task");
-        assert_eq!(stock.app_id, warehouse.id);
-        // Untouched assets stay as they were.
-        for untouched in before_tasks.iter().filter(|t| t.name != "crm-contacts") {
-            assert!(after_tasks.contains(untouched), "{untouched:?} changed");
+            let after_tasks = all_tasks(store, &s);
+            assert_eq!(after_tasks.len(), before_tasks.len() + 1);
+            let contacts = after_tasks
+                .iter()
+                .find(|t| t.name == "crm-contacts")
+                .expect("task");
+            assert_eq!(contacts.id, "demo-task-crm-contacts");
+            assert_eq!(contacts.app_id, "demo-app-orders");
+            assert_eq!(contacts.source, tasks[0].source);
+            let stock = after_tasks
+                .iter()
+                .find(|t| t.name == "stock-sync")
+                .expect("task");
+            assert_eq!(stock.app_id, warehouse.id);
+            // Untouched assets stay as they were.
+            for untouched in before_tasks.iter().filter(|t| t.name != "crm-contacts") {
+                assert!(after_tasks.contains(untouched), "{untouched:?} changed");
+            }
         }
     }
 }

@@ -15,7 +15,11 @@
 //! bad stored data is [`StoreError::Corrupt`].
 
 mod import;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod queries;
 mod rows;
+mod sql;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -26,7 +30,10 @@ use super::model::{
     App, AppAsset, FeedError, ImportRequest, Job, JobKind, Reason, Scope, Task, TaskFeed, TaskType,
 };
 
-pub use sqlite::{DB_FILE_NAME, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{Postgres, PostgresStore};
+pub use queries::SqlStore;
+pub use sqlite::{DB_FILE_NAME, Sqlite, SqliteStore};
 
 /// Error code of a reason for an asset whose (prefixed) name already exists in an `AddNew` import.
 pub const CONFLICT_ERROR_CODE: &str = crate::contract::codes::ROMA_10040.code;
@@ -63,6 +70,13 @@ pub enum StoreError {
     /// SQLite failed (I/O, lock timeout, constraint not mapped to a variant above...).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (connection, constraint not mapped to a variant above...).
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The store's settings are wrong (a database URL that does not parse...).
+    #[error("{0}")]
+    Config(String),
     /// A value could not be encoded as JSON for the database.
     #[error("encoding JSON for the database: {0}")]
     Json(#[from] serde_json::Error),
@@ -310,6 +324,7 @@ pub(crate) mod testing {
     use super::*;
     use crate::service::model::{ImportMode, TaskAsset, TaskSlice};
     use serde_json::json;
+    use std::sync::Arc;
 
     pub(crate) fn scope(project: &str, instance: &str) -> Scope {
         Scope {
@@ -322,6 +337,80 @@ pub(crate) mod testing {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path()).expect("open store");
         (dir, store)
+    }
+
+    /// A new, empty store on one engine, and a way to open it again (another connection, as
+    /// another process would have).
+    pub(crate) struct TestStore {
+        pub(crate) store: Arc<dyn Store>,
+        open_again: Arc<dyn Fn() -> Arc<dyn Store> + Send + Sync>,
+        _dir: Option<tempfile::TempDir>,
+        /// Run when the test ends: drops a PostgreSQL test's schema.
+        cleanup: Option<Box<dyn FnOnce()>>,
+    }
+
+    impl Drop for TestStore {
+        fn drop(&mut self) {
+            if let Some(cleanup) = self.cleanup.take() {
+                cleanup();
+            }
+        }
+    }
+
+    impl TestStore {
+        pub(crate) fn open_again(&self) -> impl Fn() -> Arc<dyn Store> + Send + 'static {
+            let open = Arc::clone(&self.open_again);
+            move || open()
+        }
+    }
+
+    /// A new store on each engine: SQLite in a temporary directory, and PostgreSQL in a new
+    /// schema of the database that `ROMA_ASSETS_TEST_DATABASE_URL` names. Without that variable
+    /// the PostgreSQL half is left out, except under `CI`, where it must be there (`.ci/run`
+    /// starts a cluster): a suite that silently skipped an engine would prove nothing.
+    pub(crate) fn every_engine() -> Vec<TestStore> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let mut stores = vec![TestStore {
+            store: Arc::new(SqliteStore::open(&path).expect("open store")),
+            open_again: Arc::new(move || Arc::new(SqliteStore::open(&path).expect("open store"))),
+            _dir: Some(dir),
+            cleanup: None,
+        }];
+        stores.extend(postgres_test_store());
+        stores
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres_test_store() -> Option<TestStore> {
+        let Ok(url) = std::env::var("ROMA_ASSETS_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set ROMA_ASSETS_TEST_DATABASE_URL: the store's suite runs on PostgreSQL too"
+            );
+            return None;
+        };
+        let schema = PostgresStore::test_schema(&url).expect("a test schema");
+        let store = PostgresStore::connect_in_schema(&url, &schema, 4).expect("connect");
+        let (again_url, again_schema) = (url.clone(), schema.clone());
+        Some(TestStore {
+            store: Arc::new(store),
+            open_again: Arc::new(move || {
+                Arc::new(
+                    PostgresStore::connect_in_schema(&again_url, &again_schema, 2)
+                        .expect("connect"),
+                )
+            }),
+            _dir: None,
+            cleanup: Some(Box::new(move || {
+                PostgresStore::drop_test_schema(&url, &schema)
+            })),
+        })
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn postgres_test_store() -> Option<TestStore> {
+        None
     }
 
     pub(crate) fn app(id: &str, name: &str) -> AppAsset {

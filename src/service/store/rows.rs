@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
+use super::sql::{Conn, Row, values};
 use crate::service::model::{App, Job, JobKind, JobStatus, Scope, Task, TaskType};
 
 /// The columns [`app_from_row`] reads, in its order.
@@ -21,69 +21,69 @@ pub(super) const TASK_COLUMNS: &str = "id, name, app_id, source, target, created
 /// The columns [`job_from_row`] reads, in its order.
 pub(super) const JOB_COLUMNS: &str = "id, project_id, instance_id, kind, status, progress, archive_id, reasons, begin_time, end_time";
 
-pub(super) fn app_from_row(row: &Row<'_>) -> Result<App, StoreError> {
+pub(super) fn app_from_row(row: &Row) -> Result<App, StoreError> {
     Ok(App {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        description: row.get(2)?,
-        created_at: parse_ts(&row.get::<_, String>(3)?, "apps.created_at")?,
-        updated_at: parse_ts(&row.get::<_, String>(4)?, "apps.updated_at")?,
-        key: row.get(5)?,
-        favorite: row.get::<_, i64>(6)? != 0,
+        id: row.text(0)?,
+        name: row.text(1)?,
+        description: row.text(2)?,
+        created_at: parse_ts(&row.text(3)?, "apps.created_at")?,
+        updated_at: parse_ts(&row.text(4)?, "apps.updated_at")?,
+        key: row.text(5)?,
+        favorite: row.int(6)? != 0,
     })
 }
 
-pub(super) fn task_from_row(row: &Row<'_>) -> Result<Task, StoreError> {
+pub(super) fn task_from_row(row: &Row) -> Result<Task, StoreError> {
     Ok(Task {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        app_id: row.get(2)?,
-        source: parse_json(&row.get::<_, String>(3)?, "tasks.source")?,
-        target: parse_json(&row.get::<_, String>(4)?, "tasks.target")?,
-        created_at: parse_ts(&row.get::<_, String>(5)?, "tasks.created_at")?,
-        updated_at: parse_ts(&row.get::<_, String>(6)?, "tasks.updated_at")?,
-        task_type: match row.get::<_, String>(7)?.as_str() {
+        id: row.text(0)?,
+        name: row.text(1)?,
+        app_id: row.text(2)?,
+        source: parse_json(&row.text(3)?, "tasks.source")?,
+        target: parse_json(&row.text(4)?, "tasks.target")?,
+        created_at: parse_ts(&row.text(5)?, "tasks.created_at")?,
+        updated_at: parse_ts(&row.text(6)?, "tasks.updated_at")?,
+        task_type: match row.text(7)?.as_str() {
             "TIMING" => TaskType::Timing,
             "REALTIME" => TaskType::Realtime,
             other => return Err(StoreError::Corrupt(format!("tasks.task_type {other:?}"))),
         },
-        task_tag: row.get(8)?,
-        running: row.get::<_, i64>(9)? != 0,
-        execute_status: row.get(10)?,
-        version: u32::try_from(row.get::<_, i64>(11)?)
+        task_tag: row.text(8)?,
+        running: row.int(9)? != 0,
+        execute_status: row.text(10)?,
+        version: u32::try_from(row.int(11)?)
             .map_err(|_| StoreError::Corrupt("tasks.version".into()))?,
     })
 }
 
-pub(super) fn job_from_row(row: &Row<'_>) -> Result<Job, StoreError> {
-    let kind = match row.get::<_, String>(3)?.as_str() {
+pub(super) fn job_from_row(row: &Row) -> Result<Job, StoreError> {
+    let kind = match row.text(3)?.as_str() {
         "EXPORT" => JobKind::Export,
         "IMPORT" => JobKind::Import,
         "DELETE" => JobKind::Delete,
         other => return Err(StoreError::Corrupt(format!("jobs.kind {other:?}"))),
     };
-    let status = match row.get::<_, String>(4)?.as_str() {
+    let status = match row.text(4)?.as_str() {
         "RUNNING" => JobStatus::Running,
         "SUCCEEDED" => JobStatus::Succeeded,
         "FAILED" => JobStatus::Failed,
         other => return Err(StoreError::Corrupt(format!("jobs.status {other:?}"))),
     };
-    let end_time = match row.get::<_, Option<String>>(9)? {
+    let end_time = match row.opt_text(9)? {
         Some(s) => Some(parse_ts(&s, "jobs.end_time")?),
         None => None,
     };
     Ok(Job {
-        id: row.get(0)?,
+        id: row.text(0)?,
         scope: Scope {
-            project_id: row.get(1)?,
-            instance_id: row.get(2)?,
+            project_id: row.text(1)?,
+            instance_id: row.text(2)?,
         },
         kind,
         status,
-        progress: row.get(5)?,
-        archive_id: row.get(6)?,
-        reasons: parse_json(&row.get::<_, String>(7)?, "jobs.reasons")?,
-        begin_time: parse_ts(&row.get::<_, String>(8)?, "jobs.begin_time")?,
+        progress: row.real(5)?,
+        archive_id: row.opt_text(6)?,
+        reasons: parse_json(&row.text(7)?, "jobs.reasons")?,
+        begin_time: parse_ts(&row.text(8)?, "jobs.begin_time")?,
         end_time,
     })
 }
@@ -130,7 +130,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str, column: &str) -> Result<T
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-/// A page bound as SQLite wants it (signed); anything past `i64::MAX` means "no bound" anyway.
+/// A page bound as the databases want it (signed); anything past `i64::MAX` means "no bound"
+/// anyway.
 pub(super) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -139,20 +140,19 @@ pub(super) fn sql_int(n: u64) -> i64 {
 /// any: an asset's id by its name, or its name by its id. `table` and the columns are constants
 /// of this module's callers, never input.
 pub(super) fn scoped_lookup(
-    conn: &Connection,
+    conn: &mut dyn Conn,
     table: &str,
     wanted: &str,
     key: &str,
     scope: &Scope,
     value: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {wanted} FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND {key} = ?3"
-            ),
-            params![scope.project_id, scope.instance_id, value],
-            |row| row.get(0),
-        )
-        .optional()?)
+    conn.query_opt(
+        &format!(
+            "SELECT {wanted} FROM {table} WHERE project_id = ?1 AND instance_id = ?2 AND {key} = ?3"
+        ),
+        values![&scope.project_id, &scope.instance_id, value],
+    )?
+    .map(|row| row.text(0))
+    .transpose()
 }

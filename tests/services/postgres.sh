@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests, on 127.0.0.1 only:
+#
+#   tests/services/postgres.sh start   # prints the database URL (and writes it to target/pg/url)
+#   tests/services/postgres.sh stop
+#
+# Debian's PostgreSQL (installed with apt-get if missing); the cluster lives in target/pg and
+# runs as an unprivileged user (initdb and pg_ctl refuse root): `roma-pg`, created if needed,
+# when this runs as root, else the caller. The port is a free one; trust authentication on
+# loopback (a test cluster holding nothing).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DIR=$ROOT/target/pg
+DATA=$DIR/data
+
+bin_dir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [[ -z $dir ]]; then
+    echo "PostgreSQL missing: installing it with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends postgresql >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  echo "$dir"
+}
+
+as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then
+    id roma-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin roma-pg
+    chown -R roma-pg "$DIR"
+    # su's -c: each argument quoted for the shell it starts.
+    su -s /bin/sh roma-pg -c "$(printf '%q ' "$@")"
+  else
+    "$@"
+  fi
+}
+
+case ${1:-} in
+  start)
+    BIN=$(bin_dir)
+    mkdir -p "$DIR"
+    if [[ -f $DATA/postmaster.pid ]]; then
+      as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$DATA"
+    mkdir -p "$DATA"
+    as_owner "$BIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$DIR/initdb.log"
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # A socket directory inside target/ (the default one needs root), few connections' worth
+    # of memory, no fsync (a test cluster).
+    as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
+      -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null
+    URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+    echo "$URL" >"$DIR/url"
+    echo "$URL"
+    ;;
+  stop)
+    BIN=$(bin_dir)
+    if [[ -f $DATA/postmaster.pid ]]; then
+      as_owner "$BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null
+    fi
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
