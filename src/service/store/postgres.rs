@@ -10,7 +10,7 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls};
 use super::StoreError;
 use super::queries::SqlStore;
 use super::rows::{now, ts};
-use super::sql::{Conn, Dialect, Engine, Row, Tx, Value, dollar_placeholders};
+use super::sql::{Conn, Dialect, Engine, Row, Tx, Value};
 
 /// The [`super::Store`] on PostgreSQL.
 pub type PostgresStore = SqlStore<Postgres>;
@@ -221,6 +221,21 @@ impl Engine for Postgres {
     }
 }
 
+/// `sql` with SQLite's numbered placeholders `?N` spelled as PostgreSQL's `$N`. The store's
+/// statements hold no `?` elsewhere (no string literal of theirs contains one).
+fn dollar_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A PostgreSQL connection (or transaction) seen through [`Conn`].
 struct PgConn<'a, C>(&'a mut C);
 
@@ -285,6 +300,14 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_only_where_numbered() {
+        assert_eq!(
+            dollar_placeholders("a = ?1 AND b IN (?2, ?10) AND c = '?' AND d = ?"),
+            "a = $1 AND b IN ($2, $10) AND c = '?' AND d = ?"
+        );
+    }
 
     /// The cluster's URL, or `None` outside CI when none is configured (the store's suite says
     /// so once, in `testing::every_engine`).

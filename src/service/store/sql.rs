@@ -3,7 +3,7 @@
 //! reads [`Row`]s back, a [`Dialect`] spells what the engines spell differently.
 //!
 //! Statements are written once, with numbered placeholders `?1`, `?2`, … (SQLite's spelling;
-//! the PostgreSQL connection turns them into `$1`, `$2`, …). Both schemas use the same column
+//! the PostgreSQL connection turns them into `$1`, `$2`, …, see `postgres.rs`). Both schemas use the same column
 //! types, text, 64-bit integers and doubles, so a row reads back alike from either engine.
 
 use super::StoreError;
@@ -208,32 +208,9 @@ impl Dialect {
     }
 }
 
-/// `sql` with SQLite's numbered placeholders `?N` spelled as PostgreSQL's `$N`. The store's
-/// statements hold no `?` elsewhere (no string literal of theirs contains one).
-pub(crate) fn dollar_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('$');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_renumbered_only_where_numbered() {
-        assert_eq!(
-            dollar_placeholders("a = ?1 AND b IN (?2, ?10) AND c = '?' AND d = ?"),
-            "a = $1 AND b IN ($2, $10) AND c = '?' AND d = ?"
-        );
-    }
 
     #[test]
     fn a_row_of_the_wrong_kind_is_corrupt_data_not_a_panic() {
