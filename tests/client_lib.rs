@@ -357,6 +357,8 @@ async fn the_roundtrip_example_runs_against_the_reference_server() {
         package_limits: PackageLimits::default(),
         // Jobs that take a moment, so the example really polls.
         job_min_duration: Duration::from_millis(300),
+        database_url: None,
+        job_lease: roma_assets::service::store::DEFAULT_LEASE,
     })
     .await
     .expect("opening the service");

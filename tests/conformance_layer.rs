@@ -527,6 +527,8 @@ async fn empty_path_parameters_are_served_like_any_other_id() {
         credentials: tokens,
         package_limits: PackageLimits::default(),
         job_min_duration: std::time::Duration::ZERO,
+        database_url: None,
+        job_lease: roma_assets::service::store::DEFAULT_LEASE,
     })
     .await
     .unwrap();

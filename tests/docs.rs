@@ -54,6 +54,8 @@ fn server() -> Server {
             credentials,
             package_limits: PackageLimits::default(),
             job_min_duration: Duration::ZERO,
+            database_url: None,
+            job_lease: roma_assets::service::store::DEFAULT_LEASE,
         })
         .await
         .expect("opening the service");

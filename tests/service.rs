@@ -38,6 +38,8 @@ async fn start_in(dir: &Path, job_min_duration: Duration) -> String {
         credentials,
         package_limits: PackageLimits::default(),
         job_min_duration,
+        database_url: None,
+        job_lease: roma_assets::service::store::DEFAULT_LEASE,
     })
     .await
     .expect("opening the service");

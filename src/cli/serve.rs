@@ -60,6 +60,15 @@ pub struct ServeArgs {
     /// How long running jobs may take to finish on shutdown before they are marked FAILED.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Keep all state in this PostgreSQL database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB,
+    /// no TLS) instead of SQLite in --data-dir, so that several replicas serve one API: see the
+    /// README, "Running several replicas". --data-dir then holds uploads and archives only.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// How long a job's lease lasts, in seconds: a replica that dies leaves its running jobs
+    /// RUNNING this long at most, then another replica marks them FAILED.
+    #[arg(long, default_value_t = crate::service::store::DEFAULT_LEASE.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease_secs: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -149,6 +158,8 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         credentials: credentials.clone(),
         package_limits: PackageLimits::default(),
         job_min_duration: Duration::from_millis(args.job_min_duration_ms),
+        database_url: args.database_url.clone(),
+        job_lease: Duration::from_secs(args.job_lease_secs),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -172,6 +183,10 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
             args.data_dir.display()
         ),
         None => println!("  data dir:   {}", args.data_dir.display()),
+    }
+    if args.database_url.is_some() {
+        // The URL may hold a password: never printed.
+        println!("  database:   PostgreSQL (--database-url), shared by every replica");
     }
     println!("  upload max: {} bytes", args.max_upload_bytes);
     if generated_token.is_some() || generated_key.is_some() {

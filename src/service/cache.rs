@@ -24,7 +24,8 @@ use std::sync::{Mutex, RwLock};
 
 use super::model::{App, AppAsset, ImportRequest, Job, JobKind, JobStatus, Scope, Task, TaskFeed};
 use super::store::{
-    AppFilter, DeleteOutcome, ImportOutcome, InstanceRow, JobOutcome, Store, StoreError, TaskFilter,
+    AppFilter, DeleteOutcome, ImportOutcome, InstanceRow, JobOutcome, RunningJobs, Store,
+    StoreError, TaskFilter,
 };
 
 /// How many jobs [`CachedStore`] keeps by default (the oldest go first).
@@ -272,11 +273,11 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         self.inner.take_archive(scope, archive_id)
     }
 
-    fn fail_running_jobs(&self, reason: &str) -> Result<u64, StoreError> {
+    fn fail_running_jobs(&self, which: RunningJobs, reason: &str) -> Result<u64, StoreError> {
         // Under the lock, as in `write_through`. Whatever happened, no cached RUNNING job can be
         // trusted now; ended ones are read back (and cached again) on their next request.
         let mut jobs = self.write();
-        let result = self.inner.fail_running_jobs(reason);
+        let result = self.inner.fail_running_jobs(which, reason);
         self.noted().clear();
         let running: Vec<String> = jobs
             .by_id
@@ -288,6 +289,27 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
             jobs.forget(&id);
         }
         result
+    }
+
+    fn renew_leases(&self) -> Result<Vec<String>, StoreError> {
+        // A cached RUNNING job of ours whose lease was not renewed has been ended elsewhere (it
+        // had expired): forget it, so that its next poll reads the store.
+        let mut jobs = self.write();
+        let renewed = self.inner.renew_leases()?;
+        let stale: Vec<String> = jobs
+            .by_id
+            .values()
+            .filter(|j| j.status == JobStatus::Running && !renewed.contains(&j.id))
+            .map(|j| j.id.clone())
+            .collect();
+        for id in stale {
+            jobs.forget(&id);
+        }
+        Ok(renewed)
+    }
+
+    fn lease(&self) -> std::time::Duration {
+        self.inner.lease()
     }
 }
 
@@ -483,8 +505,14 @@ mod tests {
         fn take_archive(&self, s: &Scope, a: &str) -> Result<Option<String>, StoreError> {
             self.inner.take_archive(s, a)
         }
-        fn fail_running_jobs(&self, r: &str) -> Result<u64, StoreError> {
-            self.inner.fail_running_jobs(r)
+        fn fail_running_jobs(&self, w: RunningJobs, r: &str) -> Result<u64, StoreError> {
+            self.inner.fail_running_jobs(w, r)
+        }
+        fn renew_leases(&self) -> Result<Vec<String>, StoreError> {
+            self.inner.renew_leases()
+        }
+        fn lease(&self) -> std::time::Duration {
+            self.inner.lease()
         }
     }
 
@@ -580,7 +608,12 @@ mod tests {
     fn failing_running_jobs_drops_them_from_memory() {
         let (_dir, store) = store(16);
         let job = store.create_job(&scope("p"), JobKind::Export).unwrap();
-        assert_eq!(store.fail_running_jobs("stopped").unwrap(), 1);
+        assert_eq!(
+            store
+                .fail_running_jobs(RunningJobs::All, "stopped")
+                .unwrap(),
+            1
+        );
         assert!(store.cached_job(&scope("p"), &job.id).is_none());
         let read = store.get_job(&scope("p"), &job.id).unwrap().unwrap();
         assert_eq!(read.status, JobStatus::Failed);

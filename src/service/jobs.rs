@@ -132,7 +132,10 @@ impl JobRunner {
         }
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            store.fail_running_jobs("the server stopped before the job ended")
+            store.fail_running_jobs(
+                crate::service::store::RunningJobs::Own,
+                "the server stopped before the job ended",
+            )
         })
         .await
         .ok()

@@ -41,7 +41,7 @@ use convert::scope;
 use jobs::JobRunner;
 use model::{Job, JobKind};
 use package::PackageLimits;
-use store::{SqliteStore, Store, StoreError};
+use store::{RunningJobs, SqliteStore, Store, StoreError};
 
 /// The OpenAPI document, served at `/openapi.yaml` and `/openapi.json`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/roma-assets.yaml");
@@ -57,6 +57,13 @@ pub struct ServiceConfig {
     pub package_limits: PackageLimits,
     /// Every job stays RUNNING at least this long (zero by default); see [`JobRunner::new`].
     pub job_min_duration: Duration,
+    /// State in this PostgreSQL database (`postgres://…`), shared with other replicas, instead
+    /// of SQLite in `data_dir`; `data_dir` then holds uploads and archives only, and is not
+    /// locked (replicas on one machine may share it).
+    pub database_url: Option<String>,
+    /// How long a job's lease lasts without renewal ([`store::DEFAULT_LEASE`] unless a test
+    /// wants a dead replica's jobs failed sooner). Renewed every third of it.
+    pub job_lease: Duration,
 }
 
 /// Why the service could not start.
@@ -101,8 +108,8 @@ pub struct Service {
 
 struct Inner {
     /// The data directory's lock, held while the service lives (released by the OS on exit,
-    /// kill -9 included).
-    _lock: std::fs::File,
+    /// kill -9 included); none when the state is in PostgreSQL.
+    _lock: Option<std::fs::File>,
     store: Arc<CachedStore<dyn Store>>,
     blobs: Arc<dyn Blobs>,
     credentials: Credentials,
@@ -111,21 +118,46 @@ struct Inner {
 }
 
 impl Service {
-    /// Opens (or creates) the data directory. Jobs a previous run left RUNNING are marked FAILED
-    /// with a reason, and its half-written uploads and archives are removed: an import is one
-    /// database transaction, so no half-imported asset can remain.
+    /// Opens (or creates) the data directory, and the store: SQLite in the data directory, or
+    /// the PostgreSQL database of [`ServiceConfig::database_url`].
+    ///
+    /// On SQLite, this server is the database's only one (it locks the data directory): jobs a
+    /// previous run left RUNNING are marked FAILED with a reason, and its half-written uploads
+    /// and archives are removed; an import is one database transaction, so no half-imported
+    /// asset can remain. On PostgreSQL, other replicas may be running jobs: only jobs whose
+    /// lease has expired are marked FAILED, now and every third of a lease from then on.
     pub async fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
         let data_dir = config.data_dir.clone();
-        let lock = lock_data_dir(&data_dir)?;
+        let shared = config.database_url.is_some();
+        let lock = if shared {
+            std::fs::create_dir_all(&data_dir).map_err(|source| ServiceError::Io {
+                path: data_dir.clone(),
+                source,
+            })?;
+            None
+        } else {
+            Some(lock_data_dir(&data_dir)?)
+        };
         let blobs = DirBlobs::open(&data_dir)?;
-        if let Err(e) = blobs.remove_unfinished() {
+        // Shared blobs may be another replica's work in progress: not removed at start.
+        if !shared && let Err(e) = blobs.remove_unfinished() {
             tracing::warn!(error = %e, "could not remove what a previous run left unfinished");
         }
         let blobs: Arc<dyn Blobs> = Arc::new(blobs);
-        let dir = data_dir.clone();
+        let (dir, database_url, lease) = (data_dir.clone(), config.database_url, config.job_lease);
         let opened = tokio::task::spawn_blocking(move || {
-            let store = SqliteStore::open(&dir)?;
-            let failed = store.fail_running_jobs("the server restarted while the job ran")?;
+            // Job states stay in memory, written through: status polls never wait for the
+            // database.
+            let store: Arc<CachedStore<dyn Store>> = match database_url {
+                Some(url) => Arc::new(CachedStore::new(open_postgres(&url)?.with_lease(lease))),
+                None => Arc::new(CachedStore::new(SqliteStore::open(&dir)?.with_lease(lease))),
+            };
+            let which = if shared {
+                RunningJobs::Expired
+            } else {
+                RunningJobs::All
+            };
+            let failed = store.fail_running_jobs(which, "the server running the job stopped")?;
             Ok::<_, StoreError>((store, failed))
         })
         .await
@@ -140,12 +172,11 @@ impl Service {
         if failed > 0 {
             tracing::warn!(
                 failed,
-                "jobs left running by a previous run were marked FAILED"
+                "jobs left running by a stopped server were marked FAILED"
             );
         }
-        // Job states stay in memory, written through: status polls never wait for SQLite.
-        let store: Arc<CachedStore<dyn Store>> = Arc::new(CachedStore::new(store));
         let jobs = JobRunner::new(store.clone(), blobs.clone(), config.job_min_duration);
+        tokio::spawn(keep_leases(Arc::downgrade(&store)));
         Ok(Service {
             inner: Arc::new(Inner {
                 _lock: lock,
@@ -290,6 +321,48 @@ async fn blocking<T: Send + 'static>(
 /// on the same directory refuses to start instead of failing the first one's jobs. The lock dies
 /// with its process, kill -9 included: no stale lock file to clean up. The holder writes its
 /// process id into the file, for the refusal to name it.
+/// Every third of a lease: renews the leases of this server's running jobs, and marks FAILED the
+/// RUNNING jobs whose lease has expired (their server died), until the service is dropped.
+async fn keep_leases(store: std::sync::Weak<CachedStore<dyn Store>>) {
+    let Some(every) = store.upgrade().map(|s| s.lease() / 3) else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else { return };
+        let done = tokio::task::spawn_blocking(move || {
+            store.renew_leases()?;
+            store.fail_running_jobs(
+                RunningJobs::Expired,
+                "the server running the job stopped renewing its lease",
+            )
+        })
+        .await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(failed)) => tracing::warn!(failed, "jobs of a stopped server marked FAILED"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "renewing job leases"),
+            Err(e) => tracing::warn!(error = %e, "renewing job leases"),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<store::PostgresStore, StoreError> {
+    // As many connections as the blocking pool's busiest moments use, not more: every request
+    // holds one for one statement or transaction.
+    store::PostgresStore::connect(url, 16)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_url: &str) -> Result<store::SqliteStore, StoreError> {
+    Err(StoreError::Config(
+        "this build has no PostgreSQL support (the `postgres` feature)".into(),
+    ))
+}
+
 fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ServiceError> {
     use std::io::{Read as _, Seek as _, Write as _};
     let io = |source| ServiceError::Io {

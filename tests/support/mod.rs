@@ -56,6 +56,8 @@ pub async fn demo_service_with(
         credentials,
         package_limits: PackageLimits::default(),
         job_min_duration: std::time::Duration::ZERO,
+        database_url: None,
+        job_lease: roma_assets::service::store::DEFAULT_LEASE,
     })
     .await
     .expect("opening the service");

@@ -32,7 +32,7 @@ use super::model::{
 
 #[cfg(feature = "postgres")]
 pub use postgres::{Postgres, PostgresStore};
-pub use queries::SqlStore;
+pub use queries::{DEFAULT_LEASE, SqlStore};
 pub use sqlite::{DB_FILE_NAME, Sqlite, SqliteStore};
 
 /// Error code of a reason for an asset whose (prefixed) name already exists in an `AddNew` import.
@@ -90,6 +90,17 @@ pub enum StoreError {
     /// A thread panicked while holding the connection.
     #[error("the database connection is unusable: a thread panicked while holding it")]
     Poisoned,
+}
+
+/// Which RUNNING jobs [`Store::fail_running_jobs`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunningJobs {
+    /// Every one, whoever runs it.
+    All,
+    /// Those this store runs (created through it).
+    Own,
+    /// Those whose lease has expired: their server stopped renewing it.
+    Expired,
 }
 
 /// How many assets an import wrote.
@@ -295,9 +306,20 @@ pub trait Store: Send + Sync + 'static {
     /// The job, if it exists in this project *and* instance.
     fn get_job(&self, scope: &Scope, job_id: &str) -> Result<Option<Job>, StoreError>;
 
-    /// Marks every RUNNING job (of any project) FAILED with one reason carrying `reason`, code
-    /// [`JOB_ABORTED_ERROR_CODE`]. For startup: no job survives a restart. Returns how many.
-    fn fail_running_jobs(&self, reason: &str) -> Result<u64, StoreError>;
+    /// Marks the RUNNING jobs (of any project) that `which` selects FAILED, with one reason
+    /// carrying `reason`, code [`JOB_ABORTED_ERROR_CODE`]; returns how many. `All` at the start
+    /// of the only server of a database (no job survives a restart), `Own` at a server's
+    /// shutdown, `Expired` by every replica, every few seconds, for the jobs of a replica that
+    /// died. Each job is marked once, whoever races (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    fn fail_running_jobs(&self, which: RunningJobs, reason: &str) -> Result<u64, StoreError>;
+
+    /// Renews the lease of every RUNNING job this store runs (created through it), for
+    /// [`Store::lease`] from now; returns their ids. A job of ours missing from the answer has
+    /// been ended elsewhere (its lease had expired).
+    fn renew_leases(&self) -> Result<Vec<String>, StoreError>;
+
+    /// How long a job's lease lasts without renewal: renew it well within this.
+    fn lease(&self) -> std::time::Duration;
 
     /// Records the archive an export job wrote, under `path` (the name its bytes are kept
     /// under, by the service's blobs). Register it *before* finishing the job as succeeded, so a
@@ -343,7 +365,7 @@ pub(crate) mod testing {
     /// another process would have).
     pub(crate) struct TestStore {
         pub(crate) store: Arc<dyn Store>,
-        open_again: Arc<dyn Fn() -> Arc<dyn Store> + Send + Sync>,
+        open_again: Arc<dyn Fn(std::time::Duration) -> Arc<dyn Store> + Send + Sync>,
         _dir: Option<tempfile::TempDir>,
         /// Run when the test ends: drops a PostgreSQL test's schema.
         cleanup: Option<Box<dyn FnOnce()>>,
@@ -360,7 +382,13 @@ pub(crate) mod testing {
     impl TestStore {
         pub(crate) fn open_again(&self) -> impl Fn() -> Arc<dyn Store> + Send + 'static {
             let open = Arc::clone(&self.open_again);
-            move || open()
+            move || open(DEFAULT_LEASE)
+        }
+
+        /// Another store on the same database, as another server would open it, whose jobs'
+        /// leases last `lease`.
+        pub(crate) fn another_server(&self, lease: std::time::Duration) -> Arc<dyn Store> {
+            (self.open_again)(lease)
         }
     }
 
@@ -373,7 +401,13 @@ pub(crate) mod testing {
         let path = dir.path().to_path_buf();
         let mut stores = vec![TestStore {
             store: Arc::new(SqliteStore::open(&path).expect("open store")),
-            open_again: Arc::new(move || Arc::new(SqliteStore::open(&path).expect("open store"))),
+            open_again: Arc::new(move |lease| {
+                Arc::new(
+                    SqliteStore::open(&path)
+                        .expect("open store")
+                        .with_lease(lease),
+                )
+            }),
             _dir: Some(dir),
             cleanup: None,
         }];
@@ -395,10 +429,11 @@ pub(crate) mod testing {
         let (again_url, again_schema) = (url.clone(), schema.clone());
         Some(TestStore {
             store: Arc::new(store),
-            open_again: Arc::new(move || {
+            open_again: Arc::new(move |lease| {
                 Arc::new(
                     PostgresStore::connect_in_schema(&again_url, &again_schema, 2)
-                        .expect("connect"),
+                        .expect("connect")
+                        .with_lease(lease),
                 )
             }),
             _dir: None,

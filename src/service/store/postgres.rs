@@ -17,10 +17,16 @@ pub type PostgresStore = SqlStore<Postgres>;
 
 /// The migrations, in order. Each is applied once, in its own transaction, and recorded in
 /// `schema_migrations`. Append only.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_job_leases.sql"),
+    ),
+];
 
 /// The advisory lock every replica takes to migrate (an arbitrary constant: "roma" in ASCII).
 const MIGRATION_LOCK: i64 = 0x726f_6d61;
@@ -56,7 +62,7 @@ impl SqlStore<Postgres> {
             returned: Condvar::new(),
         };
         engine.migrate()?;
-        Ok(SqlStore { engine })
+        Ok(SqlStore::new(engine))
     }
 
     /// A new, empty schema for one test's store, named `test_…`.

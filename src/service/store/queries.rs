@@ -10,7 +10,8 @@ use super::rows::{
 use super::sql::{Dialect, Engine, Row, Tx, Value, values};
 use super::{
     APP_HAS_TASKS_ERROR_CODE, AppFilter, DeleteOutcome, ImportOutcome, InstanceRow,
-    JOB_ABORTED_ERROR_CODE, JobOutcome, MISSING_ERROR_CODE, Store, StoreError, TaskFilter, import,
+    JOB_ABORTED_ERROR_CODE, JobOutcome, MISSING_ERROR_CODE, RunningJobs, Store, StoreError,
+    TaskFilter, import,
 };
 use crate::service::model::{
     App, AppAsset, ImportRequest, Job, JobKind, JobStatus, MAX_REASONS, Reason, ResourceType,
@@ -20,6 +21,36 @@ use crate::service::model::{
 /// The [`Store`] on the database engine `E`.
 pub struct SqlStore<E> {
     pub(super) engine: E,
+    /// Who this store is among the servers of one database: the owner of the jobs it creates.
+    owner: String,
+    /// How long a job's lease lasts.
+    lease: std::time::Duration,
+}
+
+/// How long a job's lease lasts unless [`SqlStore::with_lease`] says otherwise.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl<E> SqlStore<E> {
+    pub(super) fn new(engine: E) -> Self {
+        SqlStore {
+            engine,
+            owner: new_id(),
+            lease: DEFAULT_LEASE,
+        }
+    }
+
+    /// The same store with jobs' leases of `lease` (at least a second).
+    #[must_use]
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease.max(std::time::Duration::from_secs(1));
+        self
+    }
+
+    /// When a lease taken now ends, as stored.
+    fn lease_end(&self) -> String {
+        let lease = chrono::TimeDelta::from_std(self.lease).unwrap_or(chrono::TimeDelta::MAX);
+        ts(&(now() + lease))
+    }
 }
 
 impl<E> std::fmt::Debug for SqlStore<E> {
@@ -403,15 +434,17 @@ impl<E: Engine> Store for SqlStore<E> {
         let inserted = self.engine.transaction(Tx::Single, |conn| {
             conn.execute(
                 "INSERT INTO jobs (id, project_id, instance_id, kind, status, progress, reasons,
-                                   begin_time)
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', 0, '[]', ?5)
+                                   begin_time, owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', 0, '[]', ?5, ?6, ?7)
                  ON CONFLICT DO NOTHING",
                 values![
                     &job.id,
                     &scope.project_id,
                     &scope.instance_id,
                     kind_text(kind),
-                    ts(&job.begin_time)
+                    ts(&job.begin_time),
+                    &self.owner,
+                    self.lease_end()
                 ],
             )
         })?;
@@ -597,7 +630,7 @@ impl<E: Engine> Store for SqlStore<E> {
         })
     }
 
-    fn fail_running_jobs(&self, reason: &str) -> Result<u64, StoreError> {
+    fn fail_running_jobs(&self, which: RunningJobs, reason: &str) -> Result<u64, StoreError> {
         let reasons = vec![Reason::new(
             ResourceType::Application,
             "server",
@@ -605,13 +638,43 @@ impl<E: Engine> Store for SqlStore<E> {
             reason,
         )];
         let reasons = serde_json::to_string(&reasons)?;
+        let at = ts(&now());
+        // The rows are chosen, then updated, in one statement; PostgreSQL skips the rows another
+        // replica is ending at that moment rather than waiting for them (it ends them itself).
+        let chosen = match which {
+            RunningJobs::All => "status = 'RUNNING'",
+            RunningJobs::Own => "status = 'RUNNING' AND owner = ?3",
+            RunningJobs::Expired => "status = 'RUNNING' AND lease_until < ?2",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'FAILED', reasons = ?1, end_time = ?2
+             WHERE id IN (SELECT id FROM jobs WHERE {chosen}{})",
+            E::DIALECT.skip_locked()
+        );
         self.engine.transaction(Tx::Single, |conn| {
-            conn.execute(
-                "UPDATE jobs SET status = 'FAILED', reasons = ?1, end_time = ?2
-                 WHERE status = 'RUNNING'",
-                values![reasons, ts(&now())],
-            )
+            let params = values![reasons, at, &self.owner];
+            // Only the placeholders the statement names are bound.
+            let used = if which == RunningJobs::Own { 3 } else { 2 };
+            conn.execute(&sql, &params[..used])
         })
+    }
+
+    fn renew_leases(&self) -> Result<Vec<String>, StoreError> {
+        let until = self.lease_end();
+        self.engine.transaction(Tx::Single, |conn| {
+            conn.query(
+                "UPDATE jobs SET lease_until = ?1 WHERE owner = ?2 AND status = 'RUNNING'
+                 RETURNING id",
+                values![until, &self.owner],
+            )?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
+        })
+    }
+
+    fn lease(&self) -> std::time::Duration {
+        self.lease
     }
 }
 
@@ -990,7 +1053,7 @@ mod tests {
                 .expect("finish");
             assert_eq!(
                 store
-                    .fail_running_jobs("the server restarted")
+                    .fail_running_jobs(RunningJobs::All, "the server restarted")
                     .expect("fail"),
                 2
             );
@@ -1013,11 +1076,62 @@ mod tests {
             }
             let c = store.get_job(&c.scope, &c.id).expect("get").expect("job");
             assert_eq!(c.status, JobStatus::Succeeded);
-            assert_eq!(store.fail_running_jobs("again").expect("fail"), 0);
+            assert_eq!(
+                store
+                    .fail_running_jobs(RunningJobs::All, "again")
+                    .expect("fail"),
+                0
+            );
             // The project can start a job again.
             store
                 .create_job(&scope("p", "i"), JobKind::Export)
                 .expect("new job");
+        }
+    }
+
+    #[test]
+    fn a_job_belongs_to_its_store_and_fails_once_its_lease_has_expired() {
+        for engine in every_engine() {
+            // Two servers of one database: `a` runs a job with a short lease and dies (never
+            // renews); `b` renews its own and ends `a`'s once expired.
+            let a = engine.another_server(std::time::Duration::from_secs(1));
+            let b = engine.store.as_ref();
+            let dead = a
+                .create_job(&scope("p", "i"), JobKind::Import)
+                .expect("job");
+            let alive = b
+                .create_job(&scope("q", "i"), JobKind::Export)
+                .expect("job");
+            assert_eq!(b.renew_leases().expect("renew"), [alive.id.clone()]);
+            assert_eq!(a.renew_leases().expect("renew"), [dead.id.clone()]);
+            // Not yet expired: nothing to end; `b`'s own are `b`'s only.
+            assert_eq!(b.fail_running_jobs(RunningJobs::Expired, "x").unwrap(), 0);
+            std::thread::sleep(std::time::Duration::from_millis(1_100));
+            assert_eq!(
+                b.fail_running_jobs(RunningJobs::Expired, "its server stopped")
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                b.fail_running_jobs(RunningJobs::Expired, "again").unwrap(),
+                0
+            );
+            let got = b.get_job(&dead.scope, &dead.id).unwrap().expect("job");
+            assert_eq!(got.status, JobStatus::Failed);
+            assert_eq!(got.reasons[0].error_msg, "its server stopped");
+            // The project's slot is free again; `a` can no longer end or renew the job.
+            b.create_job(&scope("p", "i"), JobKind::Export)
+                .expect("a new job in the dead server's project");
+            assert!(a.renew_leases().expect("renew").is_empty());
+            assert!(matches!(
+                a.finish_job(&dead.id, JobOutcome::Succeeded { archive_id: None }),
+                Err(StoreError::JobNotRunning(_))
+            ));
+            // At its shutdown a server ends its own running jobs only.
+            let own = b.fail_running_jobs(RunningJobs::Own, "stopping").unwrap();
+            assert_eq!(own, 2);
+            let alive = b.get_job(&alive.scope, &alive.id).unwrap().expect("job");
+            assert_eq!(alive.status, JobStatus::Failed);
         }
     }
 }

@@ -199,6 +199,16 @@ impl Dialect {
         }
     }
 
+    /// What follows a `SELECT` of rows about to be updated so that concurrent transactions
+    /// each take different rows: PostgreSQL's `FOR UPDATE SKIP LOCKED`; nothing for SQLite,
+    /// whose writers take turns on the whole file.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// The text of the top-level `field` of the JSON text in `column` (NULL if absent).
     pub(crate) fn json_field(self, column: &str, field: &str) -> String {
         match self {

@@ -23,6 +23,7 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/0001_init.sql")),
     (2, include_str!("../../../migrations/0002_asset_family.sql")),
+    (3, include_str!("../../../migrations/0003_job_leases.sql")),
 ];
 
 /// The [`super::Store`] on one SQLite database file, in WAL mode.
@@ -61,11 +62,9 @@ impl SqlStore<Sqlite> {
              PRAGMA foreign_keys = ON;"
         ))?;
         migrate(&mut conn)?;
-        Ok(SqlStore {
-            engine: Sqlite {
-                conn: Mutex::new(conn),
-            },
-        })
+        Ok(SqlStore::new(Sqlite {
+            conn: Mutex::new(conn),
+        }))
     }
 }
 
