@@ -47,6 +47,7 @@ fn server() -> Server {
             job_min_duration: Duration::ZERO,
             database_url: None,
             job_lease: roma_assets::service::store::DEFAULT_LEASE,
+            blob_store: None,
         })
         .await
         .expect("opening the service");

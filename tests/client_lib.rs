@@ -359,6 +359,7 @@ async fn the_roundtrip_example_runs_against_the_reference_server() {
         job_min_duration: Duration::from_millis(300),
         database_url: None,
         job_lease: roma_assets::service::store::DEFAULT_LEASE,
+        blob_store: None,
     })
     .await
     .expect("opening the service");

@@ -529,6 +529,7 @@ async fn empty_path_parameters_are_served_like_any_other_id() {
         job_min_duration: std::time::Duration::ZERO,
         database_url: None,
         job_lease: roma_assets::service::store::DEFAULT_LEASE,
+        blob_store: None,
     })
     .await
     .unwrap();

@@ -1,12 +1,13 @@
-//! Three `roma-assets serve` processes on one PostgreSQL database and one blob directory, as
-//! README's "Running several replicas" runs them: any replica answers any request, the rules
+//! Three `roma-assets serve` processes on one PostgreSQL database and one S3 bucket (each with
+//! its own data directory), as README's "Running several replicas" runs them: any replica answers any request, the rules
 //! hold across replicas (one running job per project, one download per archive), and a replica
 //! killed with SIGKILL while it runs an import loses nothing and blocks nothing once its job's
 //! lease has expired.
 //!
-//! Needs the PostgreSQL cluster of `ROMA_ASSETS_TEST_DATABASE_URL` (`.ci/run` starts one with
-//! `tests/services/postgres.sh`); without it the test says so and passes, except under `CI`,
-//! where it fails.
+//! Needs the PostgreSQL cluster of `ROMA_ASSETS_TEST_DATABASE_URL` and the S3 server of
+//! `ROMA_ASSETS_TEST_S3_ENDPOINT` (`.ci/run` starts them with `tests/services/postgres.sh` and
+//! `tests/services/s3.sh`); without them the test says so and passes, except under `CI`, where
+//! it fails.
 
 mod support;
 
@@ -33,7 +34,14 @@ impl Drop for Replica {
     }
 }
 
-fn start(database_url: &str, data_dir: &std::path::Path, extra: &[&str]) -> Replica {
+/// Where the replicas keep state and blobs.
+struct Shared {
+    database_url: String,
+    s3_endpoint: String,
+    bucket: String,
+}
+
+fn start(shared: &Shared, data_dir: &std::path::Path, extra: &[&str]) -> Replica {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roma-assets"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--token"])
         .arg(format!("demo={TOKEN}"))
@@ -41,7 +49,12 @@ fn start(database_url: &str, data_dir: &std::path::Path, extra: &[&str]) -> Repl
         .arg(data_dir)
         .args(["--job-lease-secs", &LEASE_SECS.to_string()])
         .args(extra)
-        .env("DATABASE_URL", database_url)
+        .args(["--blob-store", &shared.bucket])
+        .env("DATABASE_URL", &shared.database_url)
+        .env("AWS_ENDPOINT_URL", &shared.s3_endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -151,24 +164,33 @@ async fn holdings(http: &reqwest::Client, base: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_api_and_survive_a_kill() {
-    let Ok(cluster) = std::env::var("ROMA_ASSETS_TEST_DATABASE_URL") else {
+    let (Ok(cluster), Ok(s3_endpoint)) = (
+        std::env::var("ROMA_ASSETS_TEST_DATABASE_URL"),
+        std::env::var("ROMA_ASSETS_TEST_S3_ENDPOINT"),
+    ) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must set ROMA_ASSETS_TEST_DATABASE_URL (tests/services/postgres.sh start)"
+            "CI must set ROMA_ASSETS_TEST_DATABASE_URL and ROMA_ASSETS_TEST_S3_ENDPOINT \
+             (tests/services/postgres.sh start, tests/services/s3.sh start)"
         );
-        eprintln!("ROMA_ASSETS_TEST_DATABASE_URL is not set: the replicas test did not run");
+        eprintln!("no test database or S3 server: the replicas test did not run");
         return;
     };
     // The synchronous client on the blocking pool: it runs a runtime of its own.
     let database = tokio::task::spawn_blocking(move || new_database(&cluster))
         .await
         .unwrap();
-    let blobs = tempfile::tempdir().unwrap();
-    let a = start(&database, blobs.path(), &[]);
-    let b = start(&database, blobs.path(), &[]);
+    let shared = Shared {
+        database_url: database,
+        s3_endpoint,
+        bucket: format!("s3://roma-test/replicas-{}", std::process::id()),
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start(&shared, dirs[0].path(), &[]);
+    let b = start(&shared, dirs[1].path(), &[]);
     // C keeps its jobs RUNNING 15 s before their work: killed meanwhile, as a replica dies
     // during a long import.
-    let mut c = start(&database, blobs.path(), &["--job-min-duration-ms", "15000"]);
+    let mut c = start(&shared, dirs[2].path(), &["--job-min-duration-ms", "15000"]);
     let http = reqwest::Client::new();
 
     // Export on A, poll on B, download on C; a second download, on A, is refused.

@@ -40,6 +40,7 @@ async fn start_in(dir: &Path, job_min_duration: Duration) -> String {
         job_min_duration,
         database_url: None,
         job_lease: roma_assets::service::store::DEFAULT_LEASE,
+        blob_store: None,
     })
     .await
     .expect("opening the service");

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// README, "Running several replicas". --data-dir then holds uploads and archives only.
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Keep uploads and archives in this S3-compatible bucket, as s3://BUCKET[/PREFIX], with
+    /// the usual AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY:
+    /// replicas behind one load balancer share them. --data-dir then holds local copies only.
+    #[arg(long, value_name = "URL")]
+    pub blob_store: Option<String>,
     /// How long a job's lease lasts, in seconds: a replica that dies leaves its running jobs
     /// RUNNING this long at most, then another replica marks them FAILED.
     #[arg(long, default_value_t = crate::service::store::DEFAULT_LEASE.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -160,6 +165,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         job_min_duration: Duration::from_millis(args.job_min_duration_ms),
         database_url: args.database_url.clone(),
         job_lease: Duration::from_secs(args.job_lease_secs),
+        blob_store: args.blob_store.clone(),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -187,6 +193,9 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
     if args.database_url.is_some() {
         // The URL may hold a password: never printed.
         println!("  database:   PostgreSQL (--database-url), shared by every replica");
+    }
+    if let Some(url) = &args.blob_store {
+        println!("  blobs:      {url}");
     }
     println!("  upload max: {} bytes", args.max_upload_bytes);
     if generated_token.is_some() || generated_key.is_some() {

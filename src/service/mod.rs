@@ -64,7 +64,18 @@ pub struct ServiceConfig {
     /// How long a job's lease lasts without renewal ([`store::DEFAULT_LEASE`] unless a test
     /// wants a dead replica's jobs failed sooner). Renewed every third of it.
     pub job_lease: Duration,
+    /// Uploads and archives in this S3-compatible bucket (`s3://BUCKET[/PREFIX]`, with the
+    /// `AWS_*` variables), shared with other replicas, instead of `data_dir` (which then holds
+    /// only local copies for the zip reader and writer).
+    pub blob_store: Option<String>,
 }
+
+/// Uploads and partial archives at least this old, left in shared blobs by a stopped replica,
+/// are removed when a replica starts (younger ones may be another replica's import).
+pub const SHARED_UNFINISHED_AGE: Duration = Duration::from_secs(3600);
+
+/// How often a replica sweeps shared blobs for what stopped replicas left unfinished.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +139,10 @@ impl Service {
     /// lease has expired are marked FAILED, now and every third of a lease from then on.
     pub async fn open(config: ServiceConfig) -> Result<Self, ServiceError> {
         let data_dir = config.data_dir.clone();
-        let shared = config.database_url.is_some();
-        let lock = if shared {
+        // Replicas share the database and the blobs: either means other servers may be at work.
+        let shared = config.database_url.is_some() || config.blob_store.is_some();
+        // SQLite's server is the only one of its data directory; PostgreSQL's need not be.
+        let lock = if config.database_url.is_some() {
             std::fs::create_dir_all(&data_dir).map_err(|source| ServiceError::Io {
                 path: data_dir.clone(),
                 source,
@@ -138,12 +151,26 @@ impl Service {
         } else {
             Some(lock_data_dir(&data_dir)?)
         };
-        let blobs = DirBlobs::open(&data_dir)?;
-        // Shared blobs may be another replica's work in progress: not removed at start.
-        if !shared && let Err(e) = blobs.remove_unfinished() {
-            tracing::warn!(error = %e, "could not remove what a previous run left unfinished");
+        let blobs: Arc<dyn Blobs> = match &config.blob_store {
+            Some(url) => open_s3(url, &data_dir)?,
+            None => Arc::new(DirBlobs::open(&data_dir)?),
+        };
+        // Shared blobs may be another replica's work in progress: only old ones are removed.
+        let unfinished_age = if shared {
+            SHARED_UNFINISHED_AGE
+        } else {
+            Duration::ZERO
+        };
+        let cleaning = blobs.clone();
+        match tokio::task::spawn_blocking(move || cleaning.remove_unfinished(unfinished_age)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not remove what a stopped server left unfinished");
+            }
+            Err(e) => tracing::warn!(error = %e, "removing unfinished blobs"),
         }
-        let blobs: Arc<dyn Blobs> = Arc::new(blobs);
+        let only_server = config.database_url.is_none();
         let (dir, database_url, lease) = (data_dir.clone(), config.database_url, config.job_lease);
         let opened = tokio::task::spawn_blocking(move || {
             // Job states stay in memory, written through: status polls never wait for the
@@ -152,10 +179,10 @@ impl Service {
                 Some(url) => Arc::new(CachedStore::new(open_postgres(&url)?.with_lease(lease))),
                 None => Arc::new(CachedStore::new(SqliteStore::open(&dir)?.with_lease(lease))),
             };
-            let which = if shared {
-                RunningJobs::Expired
-            } else {
+            let which = if only_server {
                 RunningJobs::All
+            } else {
+                RunningJobs::Expired
             };
             let failed = store.fail_running_jobs(which, "the server running the job stopped")?;
             Ok::<_, StoreError>((store, failed))
@@ -176,7 +203,10 @@ impl Service {
             );
         }
         let jobs = JobRunner::new(store.clone(), blobs.clone(), config.job_min_duration);
-        tokio::spawn(keep_leases(Arc::downgrade(&store)));
+        tokio::spawn(keep_leases(
+            Arc::downgrade(&store),
+            shared.then(|| Arc::downgrade(&blobs)),
+        ));
         Ok(Service {
             inner: Arc::new(Inner {
                 _lock: lock,
@@ -322,15 +352,32 @@ async fn blocking<T: Send + 'static>(
 /// with its process, kill -9 included: no stale lock file to clean up. The holder writes its
 /// process id into the file, for the refusal to name it.
 /// Every third of a lease: renews the leases of this server's running jobs, and marks FAILED the
-/// RUNNING jobs whose lease has expired (their server died), until the service is dropped.
-async fn keep_leases(store: std::sync::Weak<CachedStore<dyn Store>>) {
+/// RUNNING jobs whose lease has expired (their server died), until the service is dropped. With
+/// shared blobs, also removes every [`SWEEP_EVERY`] what stopped replicas left unfinished (their
+/// uploads older than [`SHARED_UNFINISHED_AGE`]).
+async fn keep_leases(
+    store: std::sync::Weak<CachedStore<dyn Store>>,
+    shared_blobs: Option<std::sync::Weak<dyn Blobs>>,
+) {
     let Some(every) = store.upgrade().map(|s| s.lease() / 3) else {
         return;
     };
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = tokio::time::Instant::now();
     loop {
         ticks.tick().await;
+        if let Some(blobs) = shared_blobs.as_ref().and_then(std::sync::Weak::upgrade)
+            && last_sweep.elapsed() >= SWEEP_EVERY
+        {
+            last_sweep = tokio::time::Instant::now();
+            let swept =
+                tokio::task::spawn_blocking(move || blobs.remove_unfinished(SHARED_UNFINISHED_AGE))
+                    .await;
+            if let Ok(Err(e)) = swept {
+                tracing::warn!(error = %e, "removing what stopped replicas left unfinished");
+            }
+        }
         let Some(store) = store.upgrade() else { return };
         let done = tokio::task::spawn_blocking(move || {
             store.renew_leases()?;
@@ -347,6 +394,23 @@ async fn keep_leases(store: std::sync::Weak<CachedStore<dyn Store>>) {
             Err(e) => tracing::warn!(error = %e, "renewing job leases"),
         }
     }
+}
+
+#[cfg(feature = "s3")]
+fn open_s3(url: &str, data_dir: &std::path::Path) -> Result<Arc<dyn Blobs>, ServiceError> {
+    Ok(Arc::new(blob::S3Blobs::from_url(
+        url,
+        &data_dir.join("local-copies"),
+    )?))
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3(_url: &str, _data_dir: &std::path::Path) -> Result<Arc<dyn Blobs>, ServiceError> {
+    Err(ServiceError::Blobs(blob::BlobError::Io {
+        action: "opening",
+        target: "--blob-store".into(),
+        source: std::io::Error::other("this build has no S3 support (the `s3` feature)"),
+    }))
 }
 
 #[cfg(feature = "postgres")]

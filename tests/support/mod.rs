@@ -58,6 +58,7 @@ pub async fn demo_service_with(
         job_min_duration: std::time::Duration::ZERO,
         database_url: None,
         job_lease: roma_assets::service::store::DEFAULT_LEASE,
+        blob_store: None,
     })
     .await
     .expect("opening the service");

@@ -1102,8 +1102,14 @@ mod tests {
             let alive = b
                 .create_job(&scope("q", "i"), JobKind::Export)
                 .expect("job");
-            assert_eq!(b.renew_leases().expect("renew"), std::slice::from_ref(&alive.id));
-            assert_eq!(a.renew_leases().expect("renew"), std::slice::from_ref(&dead.id));
+            assert_eq!(
+                b.renew_leases().expect("renew"),
+                std::slice::from_ref(&alive.id)
+            );
+            assert_eq!(
+                a.renew_leases().expect("renew"),
+                std::slice::from_ref(&dead.id)
+            );
             // Not yet expired: nothing to end; `b`'s own are `b`'s only.
             assert_eq!(b.fail_running_jobs(RunningJobs::Expired, "x").unwrap(), 0);
             std::thread::sleep(std::time::Duration::from_millis(1_100));

@@ -13,7 +13,13 @@
 //! whole in memory.
 //!
 //! Blocking methods (plain file calls) are called from the blocking pool; the async ones
-//! ([`Blobs::create`], [`Blobs::open`]) run on the request path.
+//! ([`Blobs::create`], [`Blobs::open`]) run on the request path. [`S3Blobs`] (`s3.rs`, feature
+//! `s3`) keeps them in an S3-compatible bucket instead, for replicas that share them.
+
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(feature = "s3")]
+pub use s3::S3Blobs;
 
 use std::fmt;
 use std::fs::File;
@@ -21,6 +27,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -207,13 +214,15 @@ pub trait Blobs: Send + Sync + 'static {
     /// reads to its end.
     fn open(&self, key: &BlobKey) -> BoxFuture<'_, Result<BlobRead, BlobError>>;
 
-    /// Removes the blob; one that does not exist is not an error. Blocking, but quick enough to
-    /// be called when a request is dropped.
+    /// Removes the blob; one that does not exist is not an error. Quick enough to be called
+    /// when a request is dropped: a backend whose removal takes a request schedules it.
     fn remove(&self, key: &BlobKey) -> Result<(), BlobError>;
 
-    /// Removes what a previous run left unfinished: every upload, and archives being written.
-    /// At start, before any request. Blocking.
-    fn remove_unfinished(&self) -> Result<(), BlobError>;
+    /// Removes what stopped servers left unfinished, at start, before any request: uploads, and
+    /// archives being written, at least `older_than` old (zero when this server is the only one
+    /// using these blobs; long enough that no other replica still uses them when shared).
+    /// Blocking.
+    fn remove_unfinished(&self, older_than: Duration) -> Result<(), BlobError>;
 }
 
 /// A blob removed when dropped, however the request or job that owns it ends: an upload.
@@ -349,20 +358,36 @@ impl Blobs for DirBlobs {
         }
     }
 
-    fn remove_unfinished(&self) -> Result<(), BlobError> {
+    fn remove_unfinished(&self, older_than: Duration) -> Result<(), BlobError> {
         for (area, unfinished) in [
             (Area::Uploads, (|_| true) as fn(&str) -> bool),
             (Area::Archives, |name| name.ends_with(PARTIAL_SUFFIX)),
         ] {
             let dir = self.root.join(area.as_str());
-            let entries = std::fs::read_dir(&dir).map_err(io_error("listing", &dir))?;
-            for entry in entries.flatten() {
-                if unfinished(&entry.file_name().to_string_lossy()) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
+            std::fs::read_dir(&dir).map_err(io_error("listing", &dir))?;
+            remove_older_than(&dir, older_than, unfinished);
         }
         Ok(())
+    }
+}
+
+/// Removes the files of `dir` whose name `chosen` keeps and that were last changed at least
+/// `age` ago (all of them for zero), as far as it can.
+fn remove_older_than(dir: &Path, age: Duration, chosen: fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old_enough = age.is_zero()
+            || entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|changed| changed.elapsed().ok())
+                .is_some_and(|elapsed| elapsed >= age);
+        if old_enough && chosen(&entry.file_name().to_string_lossy()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -463,9 +488,127 @@ mod tests {
         for file in ["uploads/u.zip", "archives/a.zip", "archives/b.zip.part"] {
             std::fs::write(dir.path().join(file), b"x").unwrap();
         }
-        blobs.remove_unfinished().unwrap();
+        // Shared with other replicas: recent ones stay.
+        blobs.remove_unfinished(Duration::from_secs(3600)).unwrap();
+        assert!(dir.path().join("uploads/u.zip").exists());
+        blobs.remove_unfinished(Duration::ZERO).unwrap();
         let left = |area: &str| std::fs::read_dir(dir.path().join(area)).unwrap().count();
         assert_eq!((left("uploads"), left("archives")), (0, 1));
         assert!(dir.path().join("archives/a.zip").exists());
+    }
+
+    /// Each backend, empty, with what its tests need: the directory store, and the S3 store on
+    /// the bucket `roma-test` of the server at `ROMA_ASSETS_TEST_S3_ENDPOINT` (moto, started by
+    /// `tests/services/s3.sh`), under a prefix of its own. Without that variable the S3 half is
+    /// left out, except under `CI`, where it must be there. Call the blocking methods outside
+    /// the runtime, as the service calls them on its blocking pool.
+    fn every_backend(
+        runtime: &tokio::runtime::Runtime,
+    ) -> Vec<(Arc<dyn Blobs>, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut backends: Vec<(Arc<dyn Blobs>, tempfile::TempDir)> =
+            vec![(Arc::new(DirBlobs::open(dir.path()).unwrap()), dir)];
+        #[cfg(feature = "s3")]
+        match std::env::var("ROMA_ASSETS_TEST_S3_ENDPOINT") {
+            Ok(endpoint) => {
+                let store = object_store::aws::AmazonS3Builder::new()
+                    .with_endpoint(endpoint)
+                    .with_allow_http(true)
+                    .with_bucket_name("roma-test")
+                    .with_region("us-east-1")
+                    .with_access_key_id("test")
+                    .with_secret_access_key("test")
+                    .build()
+                    .unwrap();
+                let local = tempfile::tempdir().unwrap();
+                let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+                let blobs = runtime
+                    .block_on(async { S3Blobs::new(Arc::new(store), &prefix, local.path()) })
+                    .unwrap();
+                backends.push((Arc::new(blobs), local));
+            }
+            Err(_) => assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set ROMA_ASSETS_TEST_S3_ENDPOINT: the blob tests run on S3 too"
+            ),
+        }
+        let _ = runtime;
+        backends
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Whether `key` is gone within a few seconds (a backend may remove in the background).
+    fn gone(blobs: &dyn Blobs, runtime: &tokio::runtime::Runtime, key: &BlobKey) -> bool {
+        for _ in 0..100 {
+            if runtime.block_on(blobs.open(key)).is_err() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    }
+
+    #[test]
+    fn every_backend_writes_reads_publishes_and_removes() {
+        let runtime = runtime();
+        for (blobs, _guard) in every_backend(&runtime) {
+            let blobs = blobs.as_ref();
+            // An upload in chunks (larger than one multipart part), read through a local file.
+            let key = BlobKey::upload("u.zip").unwrap();
+            let chunk = vec![7u8; 3 * 1024 * 1024];
+            runtime.block_on(async {
+                let mut writer = blobs.create(&key).await.unwrap();
+                writer.write_all(b"PK").await.unwrap();
+                writer.write_all(&chunk).await.unwrap();
+                writer.write_all(&chunk).await.unwrap();
+                writer.shutdown().await.unwrap();
+            });
+            let mut local = Vec::new();
+            blobs.local(&key).unwrap().read_to_end(&mut local).unwrap();
+            assert_eq!(local.len(), 2 + 2 * chunk.len());
+            assert!(local.starts_with(b"PK\x07"));
+            blobs.remove(&key).unwrap();
+            assert!(gone(blobs, &runtime, &key), "{key} still there");
+            blobs.remove(&key).expect("removing an absent blob is fine");
+
+            // An archive: nothing of a failed write is published; a whole one streams.
+            let key = BlobKey::archive("a.zip").unwrap();
+            let failed = blobs.put_file(&key, &mut |file| {
+                file.write_all(b"half")?;
+                Err("the writer failed".into())
+            });
+            assert!(matches!(failed, Err(BlobError::Write { .. })), "{failed:?}");
+            assert!(runtime.block_on(blobs.open(&key)).is_err());
+            blobs
+                .put_file(&key, &mut |file| Ok(file.write_all(b"whole")?))
+                .unwrap();
+            let read = runtime.block_on(blobs.open(&key)).unwrap();
+            assert_eq!(read.length, 5);
+            let chunks: Vec<Bytes> = runtime.block_on(read.stream.map(Result::unwrap).collect());
+            assert_eq!(chunks.concat(), b"whole");
+
+            // Unfinished uploads: recent ones stay when shared, all go when not.
+            let upload = BlobKey::upload("left.zip").unwrap();
+            runtime.block_on(async {
+                let mut writer = blobs.create(&upload).await.unwrap();
+                writer.write_all(b"left").await.unwrap();
+                writer.shutdown().await.unwrap();
+            });
+            blobs
+                .remove_unfinished(std::time::Duration::from_secs(3600))
+                .unwrap();
+            assert!(runtime.block_on(blobs.open(&upload)).is_ok());
+            blobs.remove_unfinished(std::time::Duration::ZERO).unwrap();
+            assert!(runtime.block_on(blobs.open(&upload)).is_err());
+            // Archives stay.
+            assert!(runtime.block_on(blobs.open(&key)).is_ok());
+        }
     }
 }
