@@ -51,6 +51,9 @@ fn assert_none_of(what: &str, packages: &[String], forbidden: &[&str]) {
 const EMULATOR_ONLY: &[&str] = &[
     "rusqlite",
     "libsqlite3-sys",
+    "postgres",
+    "tokio-postgres",
+    "object_store",
     "zip",
     "axum",
     "multer",
@@ -96,6 +99,8 @@ fn the_server_feature_alone_builds_no_storage_and_no_command_line() {
         &packages,
         &[
             "rusqlite",
+            "postgres",
+            "object_store",
             "zip",
             "clap",
             "indicatif",
@@ -175,4 +180,22 @@ fn every_hand_written_rust_file_says_what_it_is_for() {
     }
     assert!(seen > 50, "only {seen} Rust files found: wrong root?");
     assert!(missing.is_empty(), "no `//!` header: {missing:?}");
+}
+
+#[test]
+fn the_embedded_service_builds_no_scale_out_backend() {
+    // SQLite and a directory need neither a PostgreSQL client nor an S3 one.
+    let packages = tree(&[
+        "--package",
+        "roma-assets",
+        "--no-default-features",
+        "--features",
+        "service",
+    ]);
+    assert!(packages.iter().any(|p| p == "rusqlite"), "{packages:?}");
+    assert_none_of(
+        "roma-assets with `service`",
+        &packages,
+        &["postgres", "tokio-postgres", "object_store", "quick-xml"],
+    );
 }
