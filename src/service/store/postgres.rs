@@ -242,6 +242,21 @@ fn dollar_placeholders(sql: &str) -> String {
     out
 }
 
+/// The idle connections are closed on a thread of their own: the synchronous client blocks on a
+/// runtime of its own to close, which panics on a thread that drives tasks, where the last
+/// handle of a store may well be dropped (a server's shutdown).
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let clients = match self.idle.get_mut() {
+            Ok(pool) => std::mem::take(&mut pool.clients),
+            Err(poisoned) => std::mem::take(&mut poisoned.into_inner().clients),
+        };
+        if !clients.is_empty() {
+            let _ = std::thread::spawn(move || drop(clients)).join();
+        }
+    }
+}
+
 /// A PostgreSQL connection (or transaction) seen through [`Conn`].
 struct PgConn<'a, C>(&'a mut C);
 
