@@ -316,4 +316,15 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     )
     .await;
     assert_eq!(status, 200, "a new job can start: {body}");
+
+    // A replica stopped gracefully (SIGTERM) exits cleanly: its database connections close
+    // off the runtime's threads.
+    let mut a = a;
+    let stopped = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let exit = a.child.wait().unwrap();
+    assert!(exit.success(), "the replica's exit: {exit:?}");
 }
