@@ -18,6 +18,7 @@ pub mod overhead;
 pub mod procs;
 pub mod report;
 pub mod roundtrip;
+pub mod scale;
 pub mod stats;
 pub mod status_load;
 pub mod stubs;

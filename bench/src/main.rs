@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use roma_assets_bench::report::Block;
 use roma_assets_bench::{
-    Ctx, build_cost, client, load, machine, memory, overhead, report, roundtrip, status_load,
-    stubs, wrk,
+    Ctx, build_cost, client, load, machine, memory, overhead, report, roundtrip, scale,
+    status_load, stubs, wrk,
 };
 
 #[derive(Parser)]
@@ -63,6 +63,7 @@ enum Part {
     Memory,
     Roundtrip,
     Load,
+    Scale,
     Build,
 }
 
@@ -179,7 +180,7 @@ fn run(mut args: RunArgs) -> ExitCode {
     let mut failed = false;
     let mut runtime = Block::default();
     type PartFn = fn(&Ctx, &mut Block) -> Result<(), String>;
-    let parts: [(Part, &str, bool, PartFn); 6] = [
+    let parts: [(Part, &str, bool, PartFn); 7] = [
         (
             Part::Server,
             "1. generated server overhead",
@@ -211,6 +212,7 @@ fn run(mut args: RunArgs) -> ExitCode {
             roundtrip::run,
         ),
         (Part::Load, "load and soak", false, load::run),
+        (Part::Scale, "7. scale-out", true, scale::run),
     ];
     let mut ran_runtime = false;
     for (part, name, needs_wrk, f) in parts {

@@ -34,24 +34,31 @@ fn succeeded(status: &types::CheckAssetJobStatusResponse, what: &str) -> Result<
 }
 
 /// Milliseconds of each phase of one roundtrip.
-struct Phases {
-    export: f64,
-    download: f64,
-    import: f64,
-    total: f64,
+pub(crate) struct Phases {
+    pub(crate) export: f64,
+    pub(crate) download: f64,
+    pub(crate) import: f64,
+    pub(crate) total: f64,
 }
 
-async fn roundtrips(
-    base: &str,
+/// `runs` roundtrips (after two warm-ups) against `bases`: one server, or replicas of one API, in
+/// which case each phase goes to the next replica (export on one, download from the next, import
+/// on the one after).
+pub(crate) async fn roundtrips(
+    bases: &[String],
     dir: &std::path::Path,
     seed: &std::path::Path,
     runs: usize,
 ) -> Result<Vec<Phases>, String> {
-    let client = generated_client(base, &token_of(PROJECT))?;
-    let instance = |name: &str| -> Result<InstanceClient, String> {
-        Ok(InstanceClient::new(client.clone(), id(PROJECT)?, id(name)?))
+    let clients = bases
+        .iter()
+        .map(|base| generated_client(base, &token_of(PROJECT)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let instance = |replica: usize, name: &str| -> Result<InstanceClient, String> {
+        let client = clients[replica % clients.len()].clone();
+        Ok(InstanceClient::new(client, id(PROJECT)?, id(name)?))
     };
-    let src = instance("src")?;
+    let src = instance(0, "src")?;
     let job = src
         .import_file(seed, &ImportOptions::default(), |_| {})
         .await
@@ -91,12 +98,17 @@ async fn roundtrips(
     let warm_up = 2;
     let mut phases = Vec::new();
     for run in 0..warm_up + runs {
+        let (exporter, downloader, importer) = (
+            instance(run, "src")?,
+            instance(run + 1, "src")?,
+            run + 2,
+        );
         let t0 = Instant::now();
-        let job = src
+        let job = exporter
             .export(apps.clone(), tasks.clone())
             .await
             .map_err(|e| e.to_string())?;
-        let done = src
+        let done = exporter
             .wait_for_job(&job, &fast_wait(), |_| {})
             .await
             .map_err(|e| e.to_string())?;
@@ -104,11 +116,12 @@ async fn roundtrips(
         let archive: types::ArchiveId = id(done.archive_id.as_deref().ok_or("no archive id")?)?;
         let t1 = Instant::now();
         let path = dir.join(format!("roundtrip-{run}.zip"));
-        src.download_to(&archive, &path, true, |_| {})
+        downloader
+            .download_to(&archive, &path, true, |_| {})
             .await
             .map_err(|e| e.to_string())?;
         let t2 = Instant::now();
-        let dst = instance(&format!("dst-{run}"))?;
+        let dst = instance(importer, &format!("dst-{run}"))?;
         let job = dst
             .import_file(&path, &ImportOptions::default(), |_| {})
             .await
@@ -152,7 +165,12 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
         Duration::from_secs(1800),
     )?;
     let runs = if ctx.quick { 5 } else { 30 };
-    let phases = block_on(roundtrips(&server.base, &dir, &seed, runs))??;
+    let phases = block_on(roundtrips(
+        std::slice::from_ref(&server.base),
+        &dir,
+        &seed,
+        runs,
+    ))??;
     server.stop(Duration::from_secs(15));
     let col = |f: fn(&Phases) -> f64| phases.iter().map(f).collect::<Vec<f64>>();
     let total = col(|p| p.total);

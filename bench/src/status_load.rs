@@ -15,7 +15,7 @@ const PROJECT: &str = "demo";
 const INSTANCE: &str = "demo";
 
 /// Exports a demo app and returns the path of its (succeeded) job's status and the status body.
-async fn a_finished_job(base: &str, token: &str) -> Result<(String, Vec<u8>), String> {
+pub(crate) async fn a_finished_job(base: &str, token: &str) -> Result<(String, Vec<u8>), String> {
     let client = generated_client(base, token)?;
     let body = roma_assets::contract::types::AssetExportRequest {
         apps: vec![roma_assets::contract::types::AssetExportRequestApps {

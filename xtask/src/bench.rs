@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--build] [--only server,client,status,memory,roundtrip,load,build] [--rounds N] [--wrk-secs N] [--out FILE]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--build] [--only server,client,status,memory,roundtrip,load,scale,build] [--rounds N] [--wrk-secs N] [--out FILE]";
 
 /// Runs `cargo xtask bench ARGS`.
 pub fn run(root: &Path, args: &[String]) -> ExitCode {
