@@ -37,25 +37,45 @@ const SECRET_KEY: &str = "fuzz-secret-key-of-the-demo-project";
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 /// One runtime and one seeded server for every case of this process (its jobs keep running
-/// between cases, as a real server's do).
+/// between cases, as a real server's do), behind the conformance layer.
 fn server() -> &'static (tokio::runtime::Runtime, axum::Router) {
     static SERVER: OnceLock<(tokio::runtime::Runtime, axum::Router)> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-        let router = runtime.block_on(async {
-            let service = support::demo_service_with(dir.path(), credentials()).await;
-            support::conformance::layer(
-                service.router(1024 * 1024),
-                support::conformance::repository_documents(),
-            )
-        });
-        (runtime, router)
+        start(|router| {
+            support::conformance::layer(router, support::conformance::repository_documents())
+        })
     })
+}
+
+/// A runtime and a seeded server (its data in a directory that lives as long as the process),
+/// its router passed through `wrap`.
+fn start(wrap: fn(axum::Router) -> axum::Router) -> (tokio::runtime::Runtime, axum::Router) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let router = runtime.block_on(async {
+        let service = support::demo_service_with(dir.path(), credentials()).await;
+        wrap(service.router(1024 * 1024))
+    });
+    (runtime, router)
+}
+
+/// Proptest's settings for a property, `cases` per run unless `PROPTEST_CASES` says otherwise;
+/// failures kept beside this file.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(cases),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
 }
 
 /// The token and the AK/SK pair of project `demo`.
@@ -650,13 +670,9 @@ fn send(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // A case is a full request through the server; fewer than the default keeps `cargo
-        // test` quick (PROPTEST_CASES overrides this for longer runs).
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // A case is a full request through the server; fewer than the default keeps `cargo test`
+    // quick (PROPTEST_CASES overrides this for longer runs).
+    #![proptest_config(config(128))]
 
     #[test]
     fn every_request_is_answered_by_the_document(fuzzed in request()) {
@@ -756,20 +772,7 @@ fn inputs_that_failed_once_are_answered() {
 /// between two cases is known.
 fn import_server() -> &'static (tokio::runtime::Runtime, axum::Router) {
     static SERVER: OnceLock<(tokio::runtime::Runtime, axum::Router)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-        let router = runtime.block_on(async {
-            support::demo_service(dir.path(), TOKEN)
-                .await
-                .router(1024 * 1024)
-        });
-        (runtime, router)
-    })
+    SERVER.get_or_init(|| start(|router| router))
 }
 
 /// Sends `method uri` with the token (and `body` as `content_type`) to [`import_server`];
@@ -903,12 +906,8 @@ fn finished(job_id: &str) -> Result<serde_json::Value, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // A case is an import and up to a few polls: fewer than the other property.
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // A case is an import and up to a few polls: fewer than the other property.
+    #![proptest_config(config(48))]
 
     /// An import that is refused, or whose job fails, leaves the instance as it was; one that
     /// succeeds keeps every asset that was there (AddNew adds, Merge overwrites by name).

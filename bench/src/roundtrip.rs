@@ -98,11 +98,8 @@ pub(crate) async fn roundtrips(
     let warm_up = 2;
     let mut phases = Vec::new();
     for run in 0..warm_up + runs {
-        let (exporter, downloader, importer) = (
-            instance(run, "src")?,
-            instance(run + 1, "src")?,
-            run + 2,
-        );
+        let (exporter, downloader, importer) =
+            (instance(run, "src")?, instance(run + 1, "src")?, run + 2);
         let t0 = Instant::now();
         let job = exporter
             .export(apps.clone(), tasks.clone())

@@ -63,7 +63,9 @@ fn database(url: &str, name: &str) -> Result<String, String> {
             return Err(format!("psql: {sql} failed"));
         }
     }
-    let (base, _) = url.rsplit_once('/').ok_or("a database URL ends with its name")?;
+    let (base, _) = url
+        .rsplit_once('/')
+        .ok_or("a database URL ends with its name")?;
     Ok(format!("{base}/{name}"))
 }
 
