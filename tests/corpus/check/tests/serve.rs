@@ -4,10 +4,11 @@
 //! request_id}`) and the `X-Request-Id` header; an unknown path is 404 `NoRoute`. So
 //! "generated" in the corpus table means "compiles and serves".
 //!
-//! Then what dropshot's documents need of the server half, with real inputs: a body holding
-//! tagged unions (`oneOf`) behind single-member `allOf` wrappers, a nullable wrapper and a schema
-//! that holds itself (propolis' `VolumeConstructionRequest`): valid inputs reach the
-//! implementation (its 500), invalid ones are refused first.
+//! Then what dropshot's documents need of the server half, with real inputs: a `NameOrId`
+//! parameter (a `oneOf` of strings), bodies holding tagged unions (`oneOf`) behind single-member
+//! `allOf` wrappers, a nullable wrapper and a schema that holds itself (propolis'
+//! `VolumeConstructionRequest`), and a query parameter given once or several times (buildomat's
+//! `id`): valid inputs reach the implementation (its 500), invalid ones are refused first.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -64,7 +65,7 @@ async fn send(
 #[tokio::test]
 async fn every_operation_of_every_compiled_document_answers_with_the_error_body() {
     assert!(
-        ALL.len() >= 8,
+        ALL.len() >= 10,
         "fewer corpus documents compile than before: {}",
         ALL.len()
     );
@@ -125,6 +126,89 @@ fn assert_refused(outcome: Result<(), (u16, String)>, details: &str) {
 }
 
 #[tokio::test]
+async fn a_name_or_id_parameter_is_a_name_or_a_uuid() {
+    use roma_assets_corpus_check::nexus_json::server::{NotImplemented, router};
+    let get = |path: &'static str| outcome(router(NotImplemented), "GET", path, None);
+    assert_eq!(get("/system/certificates/my-cert").await, Ok(()));
+    assert_eq!(
+        get("/system/certificates/6e0c7a1c-2b6d-4bd5-9d8e-4a4b4bc5c0a1").await,
+        Ok(())
+    );
+    // Neither alternative's pattern nor a uuid.
+    assert_refused(get("/system/certificates/My_Cert").await, "certificate: ");
+    // As a query parameter too.
+    assert_eq!(
+        outcome(
+            router(NotImplemented),
+            "GET",
+            "/v1/instances?project=my-project",
+            None
+        )
+        .await,
+        Ok(())
+    );
+    assert_refused(
+        outcome(
+            router(NotImplemented),
+            "GET",
+            "/v1/instances?project=-",
+            None,
+        )
+        .await,
+        "project: ",
+    );
+}
+
+#[tokio::test]
+async fn a_tagged_union_behind_an_all_of_wrapper_is_checked_in_a_body() {
+    use roma_assets_corpus_check::nexus_json::server::{NotImplemented, router};
+    let create = |body: serde_json::Value| {
+        outcome(
+            router(NotImplemented),
+            "POST",
+            "/organizations/org/projects/proj/disks",
+            Some(body),
+        )
+    };
+    let disk = |source: serde_json::Value, size: serde_json::Value| json!({"description": "d", "name": "disk-1", "size": size, "disk_source": source});
+    assert_eq!(
+        create(disk(
+            json!({"type": "blank", "block_size": 512}),
+            json!(1024)
+        ))
+        .await,
+        Ok(())
+    );
+    assert_eq!(
+        create(disk(
+            json!({"type": "snapshot", "snapshot_id": "6e0c7a1c-2b6d-4bd5-9d8e-4a4b4bc5c0a1"}),
+            json!(1024)
+        ))
+        .await,
+        Ok(())
+    );
+    assert_refused(
+        create(disk(json!({"type": "nothing"}), json!(1024))).await,
+        "disk_source: matches none of its 4 alternatives",
+    );
+    // The right tag, a required field missing: that alternative says so among the others.
+    let refusal = create(disk(json!({"type": "blank"}), json!(1024))).await;
+    assert_refused(refusal.clone(), "disk_source: matches none");
+    assert!(
+        refusal
+            .unwrap_err()
+            .1
+            .contains("disk_source.block_size: is required"),
+        "the blank alternative names its missing field"
+    );
+    // `size: {allOf: [ByteCount]}`: the wrapped integer's minimum.
+    assert_refused(
+        create(disk(json!({"type": "blank", "block_size": 512}), json!(-1))).await,
+        "size: less than 0",
+    );
+}
+
+#[tokio::test]
 async fn a_nullable_wrapper_and_a_schema_that_holds_itself_are_checked_in_a_body() {
     use roma_assets_corpus_check::propolis_server_json::server::{NotImplemented, router};
     let uuid = "6e0c7a1c-2b6d-4bd5-9d8e-4a4b4bc5c0a1";
@@ -158,4 +242,16 @@ async fn a_nullable_wrapper_and_a_schema_that_holds_itself_are_checked_in_a_body
          alternatives (disks[0].volume_construction_request.read_only_parent.block_size: less \
          than 0))",
     );
+}
+
+#[tokio::test]
+async fn a_query_parameter_of_one_value_or_several_takes_both() {
+    use roma_assets_corpus_check::buildomat_json::server::{NotImplemented, router};
+    for path in ["/v1/things", "/v1/things?id=a", "/v1/things?id=a&id=b"] {
+        assert_eq!(
+            outcome(router(NotImplemented), "GET", path, None).await,
+            Ok(()),
+            "{path}"
+        );
+    }
 }
