@@ -7,7 +7,8 @@
 //! - credentials: API keys and AK/SK signatures ([`Credential`], [`SigningKeys`],
 //!   [`present_credential`], [`authenticate`]);
 //! - parameters ([`PathParams`], [`QueryParams`], [`header_param`], [`parse_param`]) and the
-//!   checks of what the document constrains ([`check_str_len`], [`check_number`]...);
+//!   checks of what the document constrains ([`check_str_len`], [`check_number`]...; a union
+//!   of strings against its [`Shape`]: [`check_text`]);
 //! - bodies: JSON checked against a [`Shape`] in one pass while it is deserialized
 //!   ([`parse_json`]), forms, text, raw streams, and multipart read part by part
 //!   ([`MultipartReader`], [`FilePart`]);
@@ -743,6 +744,16 @@ pub enum ShapeKind {
         /// The items' shape, if the document gives one.
         items: Option<&'static Shape>,
     },
+    /// `anyOf`, or `oneOf` checked as `anyOf`: what at least one of these shapes allows. The
+    /// value is read whole (a `serde_json::Value`: the one place the checker buffers, as serde
+    /// does for the untagged or internally tagged enum the value becomes), checked against each
+    /// alternative in turn (skipping those whose tag it contradicts; within a budget of visits
+    /// linear in the body, [`UNION_VISITS_PER_VALUE`]), then handed to the Rust type. `oneOf`'s
+    /// "exactly one" is not checked: formats (`uuid`, `ip`, `date-time`...) are left to the Rust
+    /// type, so two alternatives that differ only by a format would both match a value; the
+    /// Rust type (the generated enum) then decides which variant it is, and refuses a value none
+    /// can hold.
+    AnyOf(&'static [&'static Shape]),
 }
 
 /// A `pattern` of the document, compiled on first use.
@@ -751,6 +762,248 @@ pub struct Pattern {
     pub source: &'static str,
     /// The compiled pattern (the generator checked that it compiles).
     pub regex: std::sync::LazyLock<regress::Regex>,
+}
+
+/// How many values the checks of a body's unions may visit, per value of the body (per byte,
+/// as a body is read: no body holds more values than bytes), above [`UNION_VISITS_FLOOR`]. Each
+/// alternative of a union is checked in turn, so nested unions, checked naively, could cost time
+/// exponential in their depth; with alternatives told apart by a tag (see [`tag_mismatch`]) a
+/// body costs a few visits per value, and past this budget it is refused instead.
+pub const UNION_VISITS_PER_VALUE: usize = 8;
+
+/// The visits a body's unions may always make, however short the body.
+pub const UNION_VISITS_FLOOR: usize = 10_000;
+
+/// A JSON value already read, against `shape`: what [`parse_json`] checks, refused with the same
+/// details, walking the value (a union's value, a parameter's text). The visits of its unions are
+/// budgeted by its size ([`UNION_VISITS_PER_VALUE`]).
+pub fn check_value(loc: &Loc<'_>, value: &serde_json::Value, shape: &'static Shape) -> Check {
+    let mut values = 0usize;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        values += 1;
+        match value {
+            serde_json::Value::Array(items) => stack.extend(items),
+            serde_json::Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    let budget = std::cell::Cell::new(UNION_VISITS_FLOOR + UNION_VISITS_PER_VALUE * values);
+    walk(loc, value, shape, &budget)
+}
+
+/// The refusal of a value of another JSON type than `kind`'s (none for `Any`).
+fn wrong_type(loc: &Loc<'_>, kind: &ShapeKind) -> Check {
+    let problem = match kind {
+        ShapeKind::Any => return Ok(()),
+        ShapeKind::String { .. } => "must be a string",
+        ShapeKind::Number { integer: true, .. } => "must be an integer",
+        ShapeKind::Number { .. } => "must be a number",
+        ShapeKind::Boolean => "must be a boolean",
+        ShapeKind::Object { .. } => "must be an object",
+        ShapeKind::Array { .. } => "must be an array",
+        // A union's value is checked against its alternatives, whatever its type.
+        ShapeKind::AnyOf(_) => "matches none of its alternatives",
+    };
+    fail(loc, problem)
+}
+
+/// A number (`integral`: a whole one) against `kind`.
+fn check_number_kind(loc: &Loc<'_>, kind: &ShapeKind, value: f64, integral: bool) -> Check {
+    match kind {
+        ShapeKind::Number { integer, min, max } => {
+            if *integer && !integral {
+                return fail(loc, "must be an integer");
+            }
+            check_number(loc, value, *min, *max)
+        }
+        other => wrong_type(loc, other),
+    }
+}
+
+/// A string against `kind`: its length, pattern and `enum` values, in that order.
+fn check_string_kind(loc: &Loc<'_>, kind: &ShapeKind, value: &str) -> Check {
+    let ShapeKind::String {
+        min,
+        max,
+        pattern,
+        allowed,
+    } = kind
+    else {
+        return wrong_type(loc, kind);
+    };
+    check_str_len(loc, value, *min, *max)?;
+    if let Some(pattern) = pattern {
+        check_pattern(loc, value, &pattern.regex, pattern.source)?;
+    }
+    if !allowed.is_empty() {
+        check_enum(loc, value, allowed)?;
+    }
+    Ok(())
+}
+
+/// [`check_value`]'s walk, in the value's order, as [`parse_json`] reads a body: an object's
+/// unknown names when met, its missing required names and combined item counts at its end; an
+/// array's items, then its count. Each value visited spends one of `budget`.
+fn walk(
+    loc: &Loc<'_>,
+    value: &serde_json::Value,
+    shape: &'static Shape,
+    budget: &std::cell::Cell<usize>,
+) -> Check {
+    use serde_json::Value;
+    let Some(left) = budget.get().checked_sub(1) else {
+        return fail(
+            loc,
+            "takes too long to check against the alternatives of its unions",
+        );
+    };
+    budget.set(left);
+    match (&shape.kind, value) {
+        (ShapeKind::Any, _) => Ok(()),
+        (_, Value::Null) if shape.nullable => Ok(()),
+        (ShapeKind::AnyOf(alternatives), _) => check_any_of(loc, value, alternatives, budget),
+        (kind, Value::String(text)) => check_string_kind(loc, kind, text),
+        (kind, Value::Number(number)) => {
+            let (number, integral) = match (number.as_i64(), number.as_u64(), number.as_f64()) {
+                (Some(whole), _, _) => (whole as f64, true),
+                (_, Some(whole), _) => (whole as f64, true),
+                (_, _, Some(float)) => (float, float.fract() == 0.0),
+                _ => return wrong_type(loc, kind),
+            };
+            check_number_kind(loc, kind, number, integral)
+        }
+        (ShapeKind::Boolean, Value::Bool(_)) => Ok(()),
+        (ShapeKind::Array { min, max, items }, Value::Array(list)) => {
+            for (index, item) in list.iter().enumerate() {
+                if let Some(items) = items {
+                    walk(&Loc::Index(loc, index), item, items, budget)?;
+                }
+                // As the body is read: the item past the maximum is checked, then the count.
+                if max.is_some_and(|max| index + 1 > max) {
+                    return check_items(loc, list.len(), None, *max);
+                }
+            }
+            check_items(loc, list.len(), *min, None)
+        }
+        (
+            ShapeKind::Object {
+                required,
+                properties,
+                closed,
+                combined,
+            },
+            Value::Object(map),
+        ) => {
+            for (name, value) in map {
+                match properties.iter().find(|(property, _)| property == name) {
+                    Some((property, shape)) => {
+                        walk(&Loc::Field(loc, property), value, shape, budget)?
+                    }
+                    None if *closed => {
+                        return fail(&Loc::Field(loc, name), "is not a field of this object");
+                    }
+                    None => {}
+                }
+            }
+            if let Some(missing) = required.iter().find(|name| !map.contains_key(**name)) {
+                return fail(&Loc::Field(loc, missing), "is required");
+            }
+            if let Some((names, max)) = combined {
+                let total: usize = names
+                    .iter()
+                    .filter_map(|name| map.get(*name).and_then(Value::as_array).map(Vec::len))
+                    .sum();
+                if total > *max {
+                    let problem = format!(
+                        "{} together hold more than {max} items ({total})",
+                        names.join(" + ")
+                    );
+                    return fail(loc, problem);
+                }
+            }
+            Ok(())
+        }
+        (kind, _) => wrong_type(loc, kind),
+    }
+}
+
+/// A value against the alternatives of a [`ShapeKind::AnyOf`]: accepted by the first that
+/// allows it. An alternative whose tag the value contradicts is not walked ([`tag_mismatch`]).
+/// A refusal says what the alternatives found wrong, each problem once: those whose tag the
+/// value gives, when there are such (the value says which one it means), else all of them; a
+/// single alternative's refusal is said as it is.
+fn check_any_of(
+    loc: &Loc<'_>,
+    value: &serde_json::Value,
+    alternatives: &[&'static Shape],
+    budget: &std::cell::Cell<usize>,
+) -> Check {
+    let mut tagged_problems = Vec::new();
+    let mut other_problems = Vec::new();
+    for shape in alternatives {
+        let (outcome, problems) = match tag_mismatch(loc, value, shape) {
+            Some(refusal) => (Err(refusal), &mut other_problems),
+            None => (walk(loc, value, shape, budget), &mut tagged_problems),
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(refusal) if alternatives.len() == 1 => return Err(refusal),
+            Err(refusal) => {
+                let problem = refusal.details.unwrap_or_default();
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    let problems = if tagged_problems.is_empty() {
+        other_problems
+    } else {
+        tagged_problems
+    };
+    fail(
+        loc,
+        format!(
+            "matches none of its {} alternatives ({})",
+            alternatives.len(),
+            problems.join("; ")
+        ),
+    )
+}
+
+/// The refusal of an object alternative by its tag, before anything else of it is walked: a
+/// property whose shape is a string `enum` (a tagged union's `type: {enum: [blank]}`) that the
+/// value gives another string. This is what serde's tagged enums decide on too, and what keeps
+/// nested tagged unions from walking every alternative at every depth.
+fn tag_mismatch(loc: &Loc<'_>, value: &serde_json::Value, shape: &Shape) -> Option<Refusal> {
+    let (ShapeKind::Object { properties, .. }, serde_json::Value::Object(map)) =
+        (&shape.kind, value)
+    else {
+        return None;
+    };
+    properties.iter().find_map(|(name, property)| {
+        let ShapeKind::String { allowed, .. } = &property.kind else {
+            return None;
+        };
+        let given = map.get(*name)?.as_str()?;
+        if allowed.is_empty() || allowed.contains(&given) {
+            return None;
+        }
+        check_enum(&Loc::Field(loc, name), given, allowed).err()
+    })
+}
+
+/// A parameter's text against `shape` (a string's, or a union of strings'), as a JSON string.
+pub fn check_text(loc: &Loc<'_>, raw: &str, shape: &'static Shape) -> Check {
+    check_value(loc, &serde_json::Value::String(raw.to_string()), shape)
+}
+
+/// A parameter's text as the document's type `T`, read as `T` reads a JSON string (the
+/// generated union of strings, whatever conversions its generator gave it).
+pub fn from_text<T: serde::de::DeserializeOwned>(loc: &Loc<'_>, raw: &str) -> Result<T, Refusal> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(raw))
+        .map_err(|e| Refusal::invalid_parameter(loc, e))
 }
 
 /// Deserializes the document's type `T` from a JSON body, checking every value against `shape`
@@ -785,6 +1038,9 @@ fn parse_json_pass<T: serde::de::DeserializeOwned>(
     let pass = Pass {
         refused: Default::default(),
         quick,
+        union_visits: std::cell::Cell::new(
+            UNION_VISITS_FLOOR + UNION_VISITS_PER_VALUE * bytes.len(),
+        ),
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let root = Loc::Root("");
@@ -827,6 +1083,8 @@ struct Pass {
     refused: std::cell::RefCell<Option<Refusal>>,
     /// Typed subtrees ([`Shape::typed`]) are deserialized without the checks.
     quick: bool,
+    /// What is left of the body's budget of union visits ([`UNION_VISITS_PER_VALUE`]).
+    union_visits: std::cell::Cell<usize>,
 }
 
 impl Pass {
@@ -864,6 +1122,27 @@ struct Checked<'l, D> {
 }
 
 impl<'l, D> Checked<'l, D> {
+    /// A value of a [`ShapeKind::AnyOf`] shape: read whole, checked against each alternative
+    /// (`null` passes when the shape is nullable), then handed to `read`, unchecked.
+    fn any_of<'de, T>(
+        self,
+        alternatives: &'static [&'static Shape],
+        read: impl FnOnce(serde_json::Value) -> Result<T, serde_json::Error>,
+    ) -> Result<T, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        let value = <serde_json::Value as serde::Deserialize>::deserialize(self.inner)?;
+        if let (Some(len), serde_json::Value::Array(items)) = (self.len, &value) {
+            len.set(items.len());
+        }
+        if !(value.is_null() && self.shape.nullable) {
+            check_any_of(self.loc, &value, alternatives, &self.pass.union_visits)
+                .map_err(|e| refuse::<D::Error>(self.pass, e))?;
+        }
+        read(value).map_err(<D::Error as serde::de::Error>::custom)
+    }
+
     fn visitor<V>(&self, inner: V, as_enum: bool) -> CheckedVisitor<'l, V> {
         CheckedVisitor {
             inner,
@@ -881,6 +1160,9 @@ macro_rules! checked_by_type {
     ($de:lifetime, $d:ident; $($method:ident($($arg:ident: $ty:ty),*);)*) => {
         $(
             fn $method<V: serde::de::Visitor<$de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, $d::Error> {
+                if let ShapeKind::AnyOf(alternatives) = self.shape.kind {
+                    return self.any_of(alternatives, |value| value.$method($($arg,)* visitor));
+                }
                 if let ShapeKind::Any = self.shape.kind {
                     return self.inner.$method($($arg,)* visitor);
                 }
@@ -899,6 +1181,9 @@ macro_rules! checked_as_asked {
     ($de:lifetime, $d:ident; $($method:ident($($arg:ident: $ty:ty),*);)*) => {
         $(
             fn $method<V: serde::de::Visitor<$de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, $d::Error> {
+                if let ShapeKind::AnyOf(alternatives) = self.shape.kind {
+                    return self.any_of(alternatives, |value| value.$method($($arg,)* visitor));
+                }
                 if let ShapeKind::Any = self.shape.kind {
                     return self.inner.$method($($arg,)* visitor);
                 }
@@ -962,6 +1247,9 @@ impl<'de, 'l, D: serde::Deserializer<'de>> serde::Deserializer<'de> for Checked<
                 let visitor = self.visitor(visitor, true);
                 self.inner.deserialize_any(visitor)
             }
+            ShapeKind::AnyOf(alternatives) => self.any_of(alternatives, |value| {
+                value.deserialize_enum(name, variants, visitor)
+            }),
             _ => self.inner.deserialize_enum(name, variants, visitor),
         }
     }
@@ -989,53 +1277,20 @@ impl<'l, V> CheckedVisitor<'l, V> {
 
     /// The refusal of a value of another JSON type than the shape's.
     fn wrong_type<E: serde::de::Error>(&self) -> Result<(), E> {
-        let problem = match &self.shape.kind {
-            ShapeKind::Any => return Ok(()),
-            ShapeKind::String { .. } => "must be a string",
-            ShapeKind::Number { integer: true, .. } => "must be an integer",
-            ShapeKind::Number { .. } => "must be a number",
-            ShapeKind::Boolean => "must be a boolean",
-            ShapeKind::Object { .. } => "must be an object",
-            ShapeKind::Array { .. } => "must be an array",
-        };
-        self.check(fail(self.loc, problem))
+        self.check(wrong_type(self.loc, &self.shape.kind))
     }
 
     fn number<E: serde::de::Error>(&self, value: f64, integral: bool) -> Result<(), E> {
-        match &self.shape.kind {
-            ShapeKind::Number { integer, min, max } => {
-                if *integer && !integral {
-                    return self.check(fail(self.loc, "must be an integer"));
-                }
-                self.check(check_number(self.loc, value, *min, *max))
-            }
-            _ => self.wrong_type(),
-        }
+        self.check(check_number_kind(
+            self.loc,
+            &self.shape.kind,
+            value,
+            integral,
+        ))
     }
 
     fn string<E: serde::de::Error>(&self, value: &str) -> Result<(), E> {
-        let ShapeKind::String {
-            min,
-            max,
-            pattern,
-            allowed,
-        } = &self.shape.kind
-        else {
-            return self.wrong_type();
-        };
-        self.check(check_str_len(self.loc, value, *min, *max))?;
-        if let Some(pattern) = pattern {
-            self.check(check_pattern(
-                self.loc,
-                value,
-                &pattern.regex,
-                pattern.source,
-            ))?;
-        }
-        if !allowed.is_empty() {
-            self.check(check_enum(self.loc, value, allowed))?;
-        }
-        Ok(())
+        self.check(check_string_kind(self.loc, &self.shape.kind, value))
     }
 
     fn null<E: serde::de::Error>(&self) -> Result<(), E> {
@@ -1488,7 +1743,8 @@ impl PathParams {
     }
 }
 
-/// Raw query parameters (first value of each name wins).
+/// Raw query parameters: the first value of a name ([`QueryParams::get`]), or all of them
+/// ([`QueryParams::all`], for an array).
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
@@ -1509,6 +1765,16 @@ impl QueryParams {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
+
+    /// Every value of `name`, in order: an array parameter as the query writes it by default
+    /// (style `form`, exploded: `id=a&id=b`).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
 }
 
 /// The value of header `name`, if present (not visible ASCII: an invalid parameter).
@@ -1524,6 +1790,14 @@ pub fn header_param<'h>(
                 .map_err(|_| Refusal::invalid_parameter(name, "not visible ASCII"))
         })
         .transpose()
+}
+
+/// A required array parameter's values (none: an invalid parameter).
+pub fn required_values<'v>(loc: &Loc<'_>, values: Vec<&'v str>) -> Result<Vec<&'v str>, Refusal> {
+    if values.is_empty() {
+        return Err(Refusal::invalid_parameter(loc, "is required"));
+    }
+    Ok(values)
 }
 
 /// A required parameter's value (absent: an invalid parameter).
@@ -1985,6 +2259,22 @@ mod tests {
             Some(32),
             "a fresh request id"
         );
+    }
+
+    #[test]
+    fn a_query_gives_the_first_value_of_a_name_or_every_one() {
+        let (parts, ()) = axum::http::Request::builder()
+            .uri("/x?id=a&other=1&id=b%20c&id=")
+            .body(())
+            .expect("a request")
+            .into_parts();
+        let query = QueryParams::parse(&parts);
+        assert_eq!(query.get("id"), Some("a"));
+        assert_eq!(query.all("id"), ["a", "b c", ""]);
+        assert!(query.all("none").is_empty());
+        let loc = Loc::Root("none");
+        let refusal = required_values(&loc, query.all("none")).expect_err("none given");
+        assert_eq!(refusal.details.as_deref(), Some("none: is required"));
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Inputs {
         let params = op
             .parameters
             .iter()
-            .map(|p| param(spec, op, p))
+            .map(|p| param(spec, op, p, shapes))
             .collect::<Result<Vec<_>, _>>()?;
         let body_kind = body_kind(spec, op, codes, shapes)?;
         let has_body = !matches!(body_kind, BodyKind::None);

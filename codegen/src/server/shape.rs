@@ -3,11 +3,21 @@
 //! and the statics of their patterns. Also whether the Rust type of a schema already enforces
 //! everything the shape checks ([`Enforced`]), which lets a body skip the checks on a first,
 //! quick pass.
+//!
+//! Compositions, as the generators of other people's documents write them (dropshot, schemars):
+//! - a single-member `allOf` (`{description, nullable, allOf: [X]}`, how a documented reference
+//!   is written) is X's shape, accepting `null` too when the wrapper says `nullable` (a
+//!   referenced X then gets a second static that does, `NULLABLE_SHAPE_X`);
+//! - an `allOf` of several objects is one object merged from them ([`all_of_kind`]; anything
+//!   else in an `allOf` is refused);
+//! - a `oneOf` or `anyOf` is the runtime's `ShapeKind::AnyOf`: a value at least one alternative
+//!   allows (a `oneOf` is not checked for "exactly one": see the runtime), or one string kind
+//!   when every alternative is a plain string enum.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use heck::ToShoutySnakeCase;
-use openapiv3::{ObjectType, OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
+use openapiv3::{ObjectType, OpenAPI, ReferenceOr, Schema, SchemaData, SchemaKind, Type};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -20,20 +30,33 @@ use crate::spec;
 /// refers to, one static each, in name order; and the statics of their patterns.
 #[derive(Default)]
 pub(super) struct Shapes {
-    wanted: BTreeSet<String>,
+    /// Component name, and whether it is the static that also accepts `null`.
+    wanted: BTreeSet<(String, bool)>,
     /// Pattern source -> its static's index, numbered in the order first met.
     patterns: BTreeMap<String, usize>,
 }
 
 impl Shapes {
-    fn name(component: &str) -> syn::Ident {
-        format_ident!("SHAPE_{}", component.to_shouty_snake_case())
+    fn name(component: &str, or_null: bool) -> syn::Ident {
+        let name = component.to_shouty_snake_case();
+        if or_null {
+            format_ident!("NULLABLE_SHAPE_{name}")
+        } else {
+            format_ident!("SHAPE_{name}")
+        }
     }
 
     /// The static of a component's shape, which [`Shapes::finish`] will write.
     pub(super) fn want(&mut self, component: &str) -> syn::Ident {
-        self.wanted.insert(component.to_string());
-        Self::name(component)
+        self.wanted.insert((component.to_string(), false));
+        Self::name(component, false)
+    }
+
+    /// The static of a component's shape that also accepts `null`: for a `nullable` wrapper of
+    /// a reference to a component that does not.
+    fn want_or_null(&mut self, component: &str) -> syn::Ident {
+        self.wanted.insert((component.to_string(), true));
+        Self::name(component, true)
     }
 
     /// The static of a pattern (compiled by [`crate::validate`] already).
@@ -46,7 +69,9 @@ impl Shapes {
     /// The statics of every wanted shape (and of the shapes they refer to), then of the patterns.
     pub(super) fn finish(mut self, spec: &OpenAPI) -> Result<TokenStream, Error> {
         let mut done = BTreeMap::new();
-        while let Some(name) = self.wanted.iter().find(|n| !done.contains_key(*n)).cloned() {
+        while let Some((name, or_null)) =
+            self.wanted.iter().find(|n| !done.contains_key(*n)).cloned()
+        {
             let schema = spec
                 .components
                 .as_ref()
@@ -55,11 +80,15 @@ impl Shapes {
                     Error::Invalid(format!("dangling reference #/components/schemas/{name}"))
                 })?;
             let schema = spec::resolve_schema(spec, schema)?;
-            let shape = shape(spec, schema, &mut self, &name)?;
-            let ident = Self::name(&name);
-            let doc = format!("What the document's `{name}` schema allows.");
+            let shape = shape(spec, schema, or_null, &mut self, &name)?;
+            let ident = Self::name(&name, or_null);
+            let doc = if or_null {
+                format!("What the document's `{name}` schema allows, or `null`.")
+            } else {
+                format!("What the document's `{name}` schema allows.")
+            };
             done.insert(
-                name,
+                (name, or_null),
                 quote! {
                     #[doc = #doc]
                     static #ident: Shape = #shape;
@@ -109,13 +138,17 @@ pub(super) fn number_bounds(
     (bound(min, excl_min), bound(max, excl_max))
 }
 
-/// The runtime `Shape` of `schema` (an expression usable in a static's initializer).
+/// The runtime `Shape` of `schema` (an expression usable in a static's initializer), seen
+/// through its single-member `allOf` wrappers; `or_null`: accepting `null` too.
 fn shape(
     spec: &OpenAPI,
     schema: &Schema,
+    or_null: bool,
     shapes: &mut Shapes,
     context: &str,
 ) -> Result<TokenStream, Error> {
+    let (schema, wrapped_nullable) = unwrap_all_of(spec, schema, context)?;
+    let nullable = or_null || wrapped_nullable;
     let kind = match &schema.schema_kind {
         SchemaKind::Type(Type::String(s)) => {
             let min = opt_usize(s.min_length.filter(|m| *m > 0));
@@ -166,6 +199,9 @@ fn shape(
         {
             quote!(ShapeKind::Any)
         }
+        SchemaKind::OneOf { one_of } => union_kind(spec, one_of, "oneOf", shapes, context)?,
+        SchemaKind::AnyOf { any_of } => union_kind(spec, any_of, "anyOf", shapes, context)?,
+        SchemaKind::AllOf { all_of } => all_of_kind(spec, all_of, shapes, context)?,
         other => {
             return Err(Error::Invalid(format!(
                 "{context}: the server generator supports typed schemas only, not {}",
@@ -173,9 +209,164 @@ fn shape(
             )));
         }
     };
-    let nullable = schema.schema_data.nullable;
-    let typed = enforced_by_type(spec, schema, 0)?;
+    // A nullable value is never left to its Rust type (`enforced_by_type` says so of a nullable
+    // schema; a wrapper's `nullable` is the same).
+    let typed = if nullable {
+        Enforced::No
+    } else {
+        enforced_by_type(spec, schema, 0)?
+    };
     Ok(quote!(Shape { kind: #kind, nullable: #nullable, typed: #typed }))
+}
+
+/// `schema` seen through its single-member `allOf` wrappers (`{description, nullable, allOf:
+/// [X]}`, how dropshot and schemars write a documented reference): the schema they wrap, and
+/// whether it or a wrapper on the way says `nullable`. Wrappers that wrap one another without
+/// end are refused.
+pub(super) fn unwrap_all_of<'s>(
+    spec: &'s OpenAPI,
+    mut schema: &'s Schema,
+    context: &str,
+) -> Result<(&'s Schema, bool), Error> {
+    let mut nullable = schema.schema_data.nullable;
+    for _ in 0..16 {
+        match &schema.schema_kind {
+            SchemaKind::AllOf { all_of } if all_of.len() == 1 => {
+                schema = spec::resolve_schema(spec, &all_of[0])?;
+                nullable |= schema.schema_data.nullable;
+            }
+            _ => return Ok((schema, nullable)),
+        }
+    }
+    Err(Error::Invalid(format!(
+        "{context}: single-member allOf wrappers that wrap one another without end"
+    )))
+}
+
+/// The kind of a `oneOf` or `anyOf` (`which`): one string kind of all their values when every
+/// alternative is a plain string enum (dropshot writes a documented enum so, one alternative per
+/// value), else the runtime's `ShapeKind::AnyOf` of the alternatives' shapes.
+fn union_kind(
+    spec: &OpenAPI,
+    alternatives: &[ReferenceOr<Schema>],
+    which: &str,
+    shapes: &mut Shapes,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    if alternatives.is_empty() {
+        return Err(Error::Invalid(format!("{context}: an empty {which}")));
+    }
+    if let Some(values) = string_enum_values(spec, alternatives, context)? {
+        return Ok(quote! {
+            ShapeKind::String { min: None, max: None, pattern: None, allowed: &[#(#values),*] }
+        });
+    }
+    let mut children = Vec::new();
+    for alternative in alternatives {
+        children.push(match alternative {
+            ReferenceOr::Reference { reference } => {
+                let ident = shapes.want(spec::ref_name(reference, "schemas")?);
+                quote!(&#ident)
+            }
+            ReferenceOr::Item(schema) => inline_child(spec, schema, shapes, context)?,
+        });
+    }
+    Ok(quote!(ShapeKind::AnyOf(&[#(#children),*])))
+}
+
+/// The values of a union whose every alternative (through references and wrappers) is a string
+/// `enum` without `null` and with no other constraint; `None` when one is anything else.
+fn string_enum_values(
+    spec: &OpenAPI,
+    alternatives: &[ReferenceOr<Schema>],
+    context: &str,
+) -> Result<Option<Vec<String>>, Error> {
+    let mut values = Vec::new();
+    for alternative in alternatives {
+        let schema = spec::resolve_schema(spec, alternative)?;
+        let (schema, nullable) = unwrap_all_of(spec, schema, context)?;
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::String(s))
+                if !nullable
+                    && !s.enumeration.is_empty()
+                    && s.enumeration.iter().all(Option::is_some)
+                    && s.min_length.is_none()
+                    && s.max_length.is_none()
+                    && s.pattern.is_none() =>
+            {
+                values.extend(s.enumeration.iter().flatten().cloned());
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(values))
+}
+
+/// The kind of an `allOf` of several schemas, each an object (through references and
+/// wrappers): one object with every member's required names and properties. Refused: a member
+/// that is no object; a property two members give different schemas; a member closed by
+/// `additionalProperties: false` (it would refuse the other members' properties, which typify's
+/// merged type reads); `x-max-combined-items` on more than one member.
+fn all_of_kind(
+    spec: &OpenAPI,
+    members: &[ReferenceOr<Schema>],
+    shapes: &mut Shapes,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    if members.is_empty() {
+        return Err(Error::Invalid(format!("{context}: an empty allOf")));
+    }
+    let mut merged = ObjectType::default();
+    let mut data = SchemaData::default();
+    for member in members {
+        let schema = spec::resolve_schema(spec, member)?;
+        let (schema, _) = unwrap_all_of(spec, schema, context)?;
+        let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+            return Err(Error::Invalid(format!(
+                "{context}: the server generator supports an allOf of objects only"
+            )));
+        };
+        if matches!(
+            object.additional_properties,
+            Some(openapiv3::AdditionalProperties::Any(false))
+        ) {
+            return Err(Error::Invalid(format!(
+                "{context}: an allOf member with additionalProperties: false"
+            )));
+        }
+        if let Some(rule) = ext(&schema.schema_data.extensions, "x-max-combined-items") {
+            if data.extensions.contains_key("x-max-combined-items") {
+                return Err(Error::Invalid(format!(
+                    "{context}: x-max-combined-items on more than one allOf member"
+                )));
+            }
+            data.extensions
+                .insert("x-max-combined-items".into(), rule.clone());
+        }
+        for (name, property) in &object.properties {
+            match merged.properties.get(name) {
+                Some(known) if known != property => {
+                    return Err(Error::Invalid(format!(
+                        "{context}: allOf members give property {name} different schemas"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    merged.properties.insert(name.clone(), property.clone());
+                }
+            }
+        }
+        for name in &object.required {
+            if !merged.required.contains(name) {
+                merged.required.push(name.clone());
+            }
+        }
+    }
+    let schema = Schema {
+        schema_data: data,
+        schema_kind: SchemaKind::Type(Type::Object(merged.clone())),
+    };
+    object_shape(spec, &schema, &merged, shapes, context)
 }
 
 /// The `ShapeKind::Object` of an object schema: its required and property names, each
@@ -344,11 +535,52 @@ fn child_shape(
             let ident = shapes.want(spec::ref_name(reference, "schemas")?);
             Ok(quote!(&#ident))
         }
-        ReferenceOr::Item(schema) => {
-            let shape = shape(spec, schema, shapes, context)?;
-            Ok(quote!(&#shape))
+        ReferenceOr::Item(schema) => inline_child(spec, schema, shapes, context),
+    }
+}
+
+/// A reference to the `Shape` of an inline property, item or alternative. Wrappers of a
+/// reference (`{nullable: true, allOf: [{$ref: X}]}`) refer to X's static (its twin that accepts
+/// `null` when a wrapper adds `nullable`), never a copy of X's shape: a schema that holds itself
+/// (propolis' `VolumeConstructionRequest`) would otherwise be copied without end.
+fn inline_child(
+    spec: &OpenAPI,
+    schema: &Schema,
+    shapes: &mut Shapes,
+    context: &str,
+) -> Result<TokenStream, Error> {
+    let mut wrapper = schema;
+    let mut nullable = schema.schema_data.nullable;
+    for _ in 0..16 {
+        let SchemaKind::AllOf { all_of } = &wrapper.schema_kind else {
+            break;
+        };
+        match all_of.as_slice() {
+            [ReferenceOr::Reference { reference }] => {
+                let name = spec::ref_name(reference, "schemas")?;
+                let target = spec
+                    .components
+                    .as_ref()
+                    .and_then(|c| c.schemas.get(name))
+                    .ok_or_else(|| Error::Invalid(format!("dangling reference {reference}")))?;
+                let target = spec::resolve_schema(spec, target)?;
+                let (_, target_nullable) = unwrap_all_of(spec, target, name)?;
+                let ident = if nullable && !target_nullable {
+                    shapes.want_or_null(name)
+                } else {
+                    shapes.want(name)
+                };
+                return Ok(quote!(&#ident));
+            }
+            [ReferenceOr::Item(inner)] => {
+                wrapper = inner;
+                nullable |= inner.schema_data.nullable;
+            }
+            _ => break,
         }
     }
+    let shape = shape(spec, schema, false, shapes, context)?;
+    Ok(quote!(&#shape))
 }
 
 #[cfg(test)]
@@ -367,6 +599,128 @@ mod tests {
         let thing = &spec.components.as_ref().unwrap().schemas["Thing"];
         let thing = spec::resolve_schema(&spec, thing).expect("resolves");
         enforced_by_type(&spec, thing, 0).expect("decides")
+    }
+
+    /// The shape statics of the components `Thing` (and what it refers to) in `schemas`, as
+    /// one string of tokens, or the error.
+    fn statics(schemas: serde_json::Value) -> Result<String, Error> {
+        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": {"schemas": schemas},
+        }))
+        .expect("a valid document");
+        let mut shapes = Shapes::default();
+        shapes.want("Thing");
+        shapes.finish(&spec).map(|tokens| tokens.to_string())
+    }
+
+    #[test]
+    fn a_single_member_all_of_is_the_shape_it_wraps_and_null_when_it_says_nullable() {
+        let tokens = statics(serde_json::json!({
+            "Thing": {"type": "object", "properties": {
+                "plain": {"description": "d", "allOf": [{"$ref": "#/components/schemas/Name"}]},
+                "or_null": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/Name"}]},
+                "inline": {"nullable": true, "allOf": [{"type": "integer", "minimum": 1}]},
+                "myself": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/Thing"}]},
+            }},
+            "Name": {"type": "string", "maxLength": 3},
+        }))
+        .expect("generates");
+        for expected in [
+            "(\"plain\" , & SHAPE_NAME)",
+            "(\"or_null\" , & NULLABLE_SHAPE_NAME)",
+            "static NULLABLE_SHAPE_NAME : Shape = Shape { kind : ShapeKind :: String { min : None , max : Some (3usize)",
+            "(\"inline\" , & Shape { kind : ShapeKind :: Number { integer : true , min : Some ((1f64 , false)) , max : None } , nullable : true , typed : Typed :: No })",
+            // A schema that holds itself refers to its own twin, never a copy of itself.
+            "(\"myself\" , & NULLABLE_SHAPE_THING)",
+            "static SHAPE_NAME : Shape = Shape { kind : ShapeKind :: String { min : None , max : Some (3usize) , pattern : None , allowed : & [] } , nullable : false",
+        ] {
+            assert!(tokens.contains(expected), "{expected}\nnot in\n{tokens}");
+        }
+        // A component that is only a wrapper is the wrapped kind.
+        let tokens = statics(serde_json::json!({
+            "Thing": {"allOf": [{"$ref": "#/components/schemas/Name"}]},
+            "Name": {"type": "boolean"},
+        }))
+        .expect("generates");
+        assert!(
+            tokens.contains("static SHAPE_THING : Shape = Shape { kind : ShapeKind :: Boolean"),
+            "{tokens}"
+        );
+        // Wrappers of each other without end are refused, not followed.
+        let error = statics(serde_json::json!({
+            "Thing": {"allOf": [{"$ref": "#/components/schemas/Other"}]},
+            "Other": {"allOf": [{"$ref": "#/components/schemas/Thing"}]},
+        }))
+        .expect_err("refused");
+        assert!(error.to_string().contains("without end"), "{error}");
+    }
+
+    #[test]
+    fn a_one_of_is_any_of_its_alternatives_and_string_enums_are_one_enum() {
+        let tokens = statics(serde_json::json!({
+            "Thing": {"type": "object", "properties": {
+                "either": {"oneOf": [{"$ref": "#/components/schemas/Name"}, {"type": "integer"}]},
+                "mode": {"oneOf": [{"type": "string", "enum": ["a"]}, {"type": "string", "enum": ["b", "c"]}]},
+                "some": {"anyOf": [{"type": "boolean"}]},
+            }},
+            "Name": {"type": "string"},
+        }))
+        .expect("generates");
+        for expected in [
+            "(\"either\" , & Shape { kind : ShapeKind :: AnyOf (& [& SHAPE_NAME , & Shape { kind : ShapeKind :: Number { integer : true",
+            "(\"mode\" , & Shape { kind : ShapeKind :: String { min : None , max : None , pattern : None , allowed : & [\"a\" , \"b\" , \"c\"] }",
+            "(\"some\" , & Shape { kind : ShapeKind :: AnyOf (& [& Shape { kind : ShapeKind :: Boolean",
+        ] {
+            assert!(tokens.contains(expected), "{expected}\nnot in\n{tokens}");
+        }
+        let error = statics(serde_json::json!({"Thing": {"oneOf": []}})).expect_err("refused");
+        assert!(error.to_string().contains("an empty oneOf"), "{error}");
+    }
+
+    #[test]
+    fn an_all_of_of_objects_is_one_object_and_anything_else_is_refused() {
+        let object = |required: serde_json::Value, properties: serde_json::Value| serde_json::json!({"type": "object", "required": required, "properties": properties});
+        let tokens = statics(serde_json::json!({
+            "Thing": {"allOf": [
+                {"$ref": "#/components/schemas/Base"},
+                object(serde_json::json!(["b"]), serde_json::json!({"b": {"type": "integer"}, "a": {"type": "string"}})),
+            ]},
+            "Base": object(serde_json::json!(["a"]), serde_json::json!({"a": {"type": "string"}})),
+        }))
+        .expect("generates");
+        assert!(
+            tokens.contains(
+                "static SHAPE_THING : Shape = Shape { kind : ShapeKind :: Object { required : & [\"a\" , \"b\"] , properties : & [(\"a\" , & Shape { kind : ShapeKind :: String"
+            ) && tokens.contains("(\"b\" , & Shape { kind : ShapeKind :: Number { integer : true"),
+            "{tokens}"
+        );
+        let refused = |thing: serde_json::Value| {
+            statics(serde_json::json!({"Thing": thing}))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let a = |schema: serde_json::Value| {
+            object(serde_json::json!([]), serde_json::json!({"a": schema}))
+        };
+        assert!(
+            refused(serde_json::json!({"allOf": [a(serde_json::json!({"type": "string"})), a(serde_json::json!({"type": "integer"}))]}))
+                .contains("property a different schemas")
+        );
+        assert!(
+            refused(serde_json::json!({"allOf": [a(serde_json::json!({"type": "string"})), {"type": "string"}]}))
+                .contains("an allOf of objects only")
+        );
+        assert!(
+            refused(serde_json::json!({"allOf": [
+                {"type": "object", "additionalProperties": false, "properties": {}},
+                a(serde_json::json!({"type": "string"})),
+            ]}))
+            .contains("additionalProperties: false")
+        );
     }
 
     #[test]
