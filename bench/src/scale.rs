@@ -81,11 +81,21 @@ impl Setup {
     }
 }
 
+/// Where a server keeps state and blobs: SQLite and its directory, or PostgreSQL with its
+/// directory, or PostgreSQL with S3.
+#[derive(Clone, Copy)]
+enum Backends {
+    Embedded,
+    Postgres,
+    PostgresS3,
+}
+
 fn spawn(
     ctx: &Ctx,
     dir: &Path,
     label: &str,
-    shared: Option<(&str, &str)>,
+    backends: Backends,
+    (database_url, endpoint): (&str, &str),
 ) -> Result<Server, String> {
     let mut args = vec![
         "--data-dir".to_string(),
@@ -97,13 +107,15 @@ fn spawn(
         format!("rt={}", token_of("rt")),
     ];
     let mut env = vec![("RUST_LOG", "warn")];
-    if let Some((database_url, endpoint)) = shared {
+    if matches!(backends, Backends::Postgres | Backends::PostgresS3) {
+        env.push(("DATABASE_URL", database_url));
+    }
+    if let Backends::PostgresS3 = backends {
         args.extend([
             "--blob-store".to_string(),
             "s3://roma-test/bench".to_string(),
         ]);
         env.extend([
-            ("DATABASE_URL", database_url),
             ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -171,10 +183,11 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     let runs = if ctx.quick { 5 } else { 30 };
 
     let mut rows = Vec::new();
-    for (name, replicas, shared) in [
-        ("SQLite + directory, 1 server", 1, false),
-        ("PostgreSQL + S3 (moto), 1 server", 1, true),
-        ("PostgreSQL + S3 (moto), 3 replicas", 3, true),
+    for (name, replicas, backends) in [
+        ("SQLite + directory, 1 server", 1, Backends::Embedded),
+        ("PostgreSQL + directory, 1 server", 1, Backends::Postgres),
+        ("PostgreSQL + S3 (moto), 1 server", 1, Backends::PostgresS3),
+        ("PostgreSQL + S3 (moto), 3 replicas", 3, Backends::PostgresS3),
     ] {
         eprintln!("part 7: {name}");
         let db_name = format!("bench_{}", rows.len());
@@ -182,8 +195,8 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
         let servers = (0..replicas)
             .map(|n| {
                 let label = format!("{db_name}-{n}");
-                let shared = shared.then_some((database_url.as_str(), s3.address.as_str()));
-                spawn(ctx, &dir, &label, shared)
+                let services = (database_url.as_str(), s3.address.as_str());
+                spawn(ctx, &dir, &label, backends, services)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let setup = Setup { name, servers };
@@ -212,8 +225,9 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     block.section(format!(
         "### 7. Scale-out: PostgreSQL and S3, one server and three replicas\n\n\
          The reference server (release build, `RUST_LOG=warn`) on SQLite and its data directory, \
-         then on PostgreSQL 15 and moto's S3 (both on this machine, as the tests run them), with \
-         one server and with three replicas behind no balancer: the roundtrip of part 5 ({runs} \
+         then on PostgreSQL 15 with its data directory, then on PostgreSQL and moto's S3 (both \
+         on this machine, as the tests run them), with one server and with three replicas \
+         behind no balancer: the roundtrip of part 5 ({runs} \
          runs after 2 warm-ups; with three replicas the export runs on one, the download comes \
          from the next and the import goes to the third), and CheckAssetJobStatus of a finished \
          job under `wrk` ({} rounds of {} s; with three replicas one `wrk` per replica at once, \
