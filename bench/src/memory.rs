@@ -17,14 +17,43 @@ const PROJECT: &str = "mem";
 const INSTANCE: &str = "target";
 const UPLOAD_LIMIT: u64 = 64 * 1024 * 1024;
 
-struct Sample {
-    idle: Memory,
-    after: Memory,
+pub(crate) struct Sample {
+    pub(crate) idle: Memory,
+    pub(crate) after: Memory,
     upload: Duration,
     job: Duration,
 }
 
-async fn import_once(
+/// The server options a memory sample needs (its project's token and AK/SK, the upload limit).
+pub(crate) fn server_args() -> Vec<String> {
+    vec![
+        "--token".to_string(),
+        format!("{PROJECT}={}", token_of(PROJECT)),
+        "--credential".to_string(),
+        format!("{PROJECT}={}:{}", stubs::ACCESS_KEY, stubs::SECRET_KEY),
+        "--max-upload-bytes".to_string(),
+        UPLOAD_LIMIT.to_string(),
+    ]
+}
+
+/// Writes the large package into `dir`: its path, size in bytes and number of tasks.
+pub(crate) fn large_package(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, u64, u64), String> {
+    let package = dir.join("bench-large.zip");
+    // 99 tasks × 2 settings × 420,000 characters: ~83 MB of JSON, ~60 MiB zipped.
+    let chars = if ctx.quick { 42_000 } else { 420_000 };
+    let tasks = 99;
+    let (apps, task_list) = fixtures::assets("mem", 1, tasks, chars);
+    let size = fixtures::write(&package, &apps, &task_list)?;
+    if size > UPLOAD_LIMIT {
+        return Err(format!("the package is {size} bytes, over the limit"));
+    }
+    Ok((package, size, tasks as u64))
+}
+
+pub(crate) async fn import_once(
     server: &Server,
     package: &std::path::Path,
     tasks: u64,
@@ -107,36 +136,22 @@ async fn import_once(
 /// Runs part 4 into `block`.
 pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     let dir = ctx.fresh_dir("memory")?;
-    let package = dir.join("bench-large.zip");
-    // 99 tasks × 2 settings × 420,000 characters: ~83 MB of JSON, ~60 MiB zipped.
-    let chars = if ctx.quick { 42_000 } else { 420_000 };
-    let tasks = 99;
-    let (apps, task_list) = fixtures::assets("mem", 1, tasks, chars);
-    let size = fixtures::write(&package, &apps, &task_list)?;
-    drop((apps, task_list));
-    if size > UPLOAD_LIMIT {
-        return Err(format!("the package is {size} bytes, over the limit"));
-    }
+    let (package, size, tasks) = large_package(ctx, &dir)?;
     let reps = if ctx.quick { 1 } else { 3 };
     let mut samples = Vec::new();
     for rep in 0..reps {
-        let args = vec![
+        let mut args = vec![
             "--data-dir".to_string(),
             dir.join(format!("data-{rep}")).display().to_string(),
-            "--token".to_string(),
-            format!("{PROJECT}={}", token_of(PROJECT)),
-            "--credential".to_string(),
-            format!("{PROJECT}={}:{}", stubs::ACCESS_KEY, stubs::SECRET_KEY),
-            "--max-upload-bytes".to_string(),
-            UPLOAD_LIMIT.to_string(),
         ];
+        args.extend(server_args());
         let server = Server::spawn_reference(
             &ctx.server_bin,
             &args,
             &dir.join(format!("server-{rep}.log")),
             Duration::from_secs(1800),
         )?;
-        let sample = block_on(import_once(&server, &package, tasks as u64))??;
+        let sample = block_on(import_once(&server, &package, tasks))??;
         eprintln!(
             "part 4: rep {}: idle RSS {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB",
             rep + 1,

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::procs::Server;
+use crate::memory;
+use crate::procs::{Server, mib};
 use crate::report::Block;
 use crate::roundtrip::{Phases, roundtrips};
 use crate::status_load::a_finished_job;
@@ -90,22 +91,30 @@ enum Backends {
     PostgresS3,
 }
 
+/// The server options of the roundtrip and status measurements.
+fn roundtrip_args() -> Vec<String> {
+    vec![
+        "--demo".to_string(),
+        "--token".to_string(),
+        format!("demo={}", token_of("demo")),
+        "--token".to_string(),
+        format!("rt={}", token_of("rt")),
+    ]
+}
+
 fn spawn(
     ctx: &Ctx,
     dir: &Path,
     label: &str,
     backends: Backends,
     (database_url, endpoint): (&str, &str),
+    options: Vec<String>,
 ) -> Result<Server, String> {
     let mut args = vec![
         "--data-dir".to_string(),
         dir.join(label).display().to_string(),
-        "--demo".to_string(),
-        "--token".to_string(),
-        format!("demo={}", token_of("demo")),
-        "--token".to_string(),
-        format!("rt={}", token_of("rt")),
     ];
+    args.extend(options);
     let mut env = vec![("RUST_LOG", "warn")];
     if matches!(backends, Backends::Postgres | Backends::PostgresS3) {
         env.push(("DATABASE_URL", database_url));
@@ -196,7 +205,7 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
             .map(|n| {
                 let label = format!("{db_name}-{n}");
                 let services = (database_url.as_str(), s3.address.as_str());
-                spawn(ctx, &dir, &label, backends, services)
+                spawn(ctx, &dir, &label, backends, services, roundtrip_args())
             })
             .collect::<Result<Vec<_>, _>>()?;
         let setup = Setup { name, servers };
@@ -221,6 +230,28 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
             server.stop(Duration::from_secs(15));
         }
     }
+    // The memory of a large import, embedded against PostgreSQL and S3 (a fresh server each).
+    let (package, size, tasks) = memory::large_package(ctx, &dir)?;
+    let mut memory_rows = Vec::new();
+    for (name, backends) in [
+        ("SQLite + directory", Backends::Embedded),
+        ("PostgreSQL + S3 (moto)", Backends::PostgresS3),
+    ] {
+        let database_url = database(&postgres.address, "bench_memory")?;
+        let services = (database_url.as_str(), s3.address.as_str());
+        let label = format!("memory-{}", memory_rows.len());
+        let server = spawn(ctx, &dir, &label, backends, services, memory::server_args())?;
+        let sample = block_on(memory::import_once(&server, &package, tasks))??;
+        let growth = mib(sample.after.hwm_kib.saturating_sub(sample.idle.rss_kib));
+        eprintln!("part 7: {name}: a {size}-byte import grew the server by {growth:.1} MiB");
+        memory_rows.push(format!(
+            "| {name} | {:.1} | {:.1} | **{growth:.1}** |",
+            mib(sample.idle.rss_kib),
+            mib(sample.after.hwm_kib),
+        ));
+        server.stop(Duration::from_secs(15));
+    }
+    let _ = std::fs::remove_file(&package);
     drop((s3, postgres));
     block.section(format!(
         "### 7. Scale-out: PostgreSQL and S3, one server and three replicas\n\n\
@@ -235,10 +266,15 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
          servers, the database, moto and the load: three replicas share the same two cores, so \
          this shows what sharing state costs, not what more machines would add.\n\n\
          | Setup | roundtrip ms | export + wait ms | import + wait ms | status req/s |\n\
-         | --- | --- | --- | --- | --- |\n{}\n",
+         | --- | --- | --- | --- | --- |\n{}\n\n\
+         Memory of one large import (part 4's package, {:.1} MiB, signed upload), one fresh \
+         server each, `VmRSS`/`VmHWM` in MiB:\n\n\
+         | Setup | idle | peak | growth |\n| --- | --- | --- | --- |\n{}\n",
         ctx.rounds,
         ctx.wrk_duration.as_secs(),
         rows.join("\n"),
+        size as f64 / 1024.0 / 1024.0,
+        memory_rows.join("\n"),
     ));
     Ok(())
 }
