@@ -196,7 +196,11 @@ pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
         ("SQLite + directory, 1 server", 1, Backends::Embedded),
         ("PostgreSQL + directory, 1 server", 1, Backends::Postgres),
         ("PostgreSQL + S3 (moto), 1 server", 1, Backends::PostgresS3),
-        ("PostgreSQL + S3 (moto), 3 replicas", 3, Backends::PostgresS3),
+        (
+            "PostgreSQL + S3 (moto), 3 replicas",
+            3,
+            Backends::PostgresS3,
+        ),
     ] {
         eprintln!("part 7: {name}");
         let db_name = format!("bench_{}", rows.len());
