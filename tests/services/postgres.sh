@@ -58,8 +58,8 @@ case ${1:-} in
     echo "$URL"
     ;;
   stop)
-    BIN=$(bin_dir)
     if [[ -f $DATA/postmaster.pid ]]; then
+      BIN=$(bin_dir)
       as_owner "$BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null
     fi
     ;;
