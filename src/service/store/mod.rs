@@ -99,7 +99,7 @@ pub enum RunningJobs {
     All,
     /// Those this store runs (created through it).
     Own,
-    /// Those whose lease has expired: their server stopped renewing it.
+    /// Those of other stores whose lease has expired: their server stopped renewing it.
     Expired,
 }
 

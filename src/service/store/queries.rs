@@ -644,7 +644,9 @@ impl<E: Engine> Store for SqlStore<E> {
         let chosen = match which {
             RunningJobs::All => "status = 'RUNNING'",
             RunningJobs::Own => "status = 'RUNNING' AND owner = ?3",
-            RunningJobs::Expired => "status = 'RUNNING' AND lease_until < ?2",
+            // Never this store's own: it knows they run (a renewal delayed past the lease by a
+            // busy machine must not fail them); they end when they finish or at shutdown.
+            RunningJobs::Expired => "status = 'RUNNING' AND lease_until < ?2 AND owner <> ?3",
         };
         let sql = format!(
             "UPDATE jobs SET status = 'FAILED', reasons = ?1, end_time = ?2
@@ -654,7 +656,7 @@ impl<E: Engine> Store for SqlStore<E> {
         self.engine.transaction(Tx::Single, |conn| {
             let params = values![reasons, at, &self.owner];
             // Only the placeholders the statement names are bound.
-            let used = if which == RunningJobs::Own { 3 } else { 2 };
+            let used = if which == RunningJobs::All { 2 } else { 3 };
             conn.execute(&sql, &params[..used])
         })
     }
@@ -1113,6 +1115,8 @@ mod tests {
             // Not yet expired: nothing to end; `b`'s own are `b`'s only.
             assert_eq!(b.fail_running_jobs(RunningJobs::Expired, "x").unwrap(), 0);
             std::thread::sleep(std::time::Duration::from_millis(1_100));
+            // Expired, but `a`'s own: `a` never ends it as expired (it knows it runs).
+            assert_eq!(a.fail_running_jobs(RunningJobs::Expired, "x").unwrap(), 0);
             assert_eq!(
                 b.fail_running_jobs(RunningJobs::Expired, "its server stopped")
                     .unwrap(),
