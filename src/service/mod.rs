@@ -179,12 +179,15 @@ impl Service {
                 Some(url) => Arc::new(CachedStore::new(open_postgres(&url)?.with_lease(lease))),
                 None => Arc::new(CachedStore::new(SqliteStore::open(&dir)?.with_lease(lease))),
             };
-            let which = if only_server {
-                RunningJobs::All
+            let failed = if only_server {
+                store
+                    .fail_running_jobs(RunningJobs::All, "the server restarted while the job ran")?
             } else {
-                RunningJobs::Expired
+                store.fail_running_jobs(
+                    RunningJobs::Expired,
+                    "the server running the job stopped renewing its lease",
+                )?
             };
-            let failed = store.fail_running_jobs(which, "the server running the job stopped")?;
             Ok::<_, StoreError>((store, failed))
         })
         .await
