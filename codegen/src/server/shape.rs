@@ -587,15 +587,20 @@ fn inline_child(
 mod tests {
     use super::*;
 
-    /// What the generator decides for the component `Thing` of a document holding `schemas`.
-    fn enforced(schemas: serde_json::Value) -> Enforced {
-        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
+    /// A document of no operations whose components are `schemas`.
+    fn document(schemas: serde_json::Value) -> OpenAPI {
+        serde_json::from_value(serde_json::json!({
             "openapi": "3.0.3",
             "info": {"title": "t", "version": "1"},
             "paths": {},
             "components": {"schemas": schemas},
         }))
-        .expect("a valid document");
+        .expect("a valid document")
+    }
+
+    /// What the generator decides for the component `Thing` of a document holding `schemas`.
+    fn enforced(schemas: serde_json::Value) -> Enforced {
+        let spec = document(schemas);
         let thing = &spec.components.as_ref().unwrap().schemas["Thing"];
         let thing = spec::resolve_schema(&spec, thing).expect("resolves");
         enforced_by_type(&spec, thing, 0).expect("decides")
@@ -604,13 +609,7 @@ mod tests {
     /// The shape statics of the components `Thing` (and what it refers to) in `schemas`, as
     /// one string of tokens, or the error.
     fn statics(schemas: serde_json::Value) -> Result<String, Error> {
-        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
-            "openapi": "3.0.3",
-            "info": {"title": "t", "version": "1"},
-            "paths": {},
-            "components": {"schemas": schemas},
-        }))
-        .expect("a valid document");
+        let spec = document(schemas);
         let mut shapes = Shapes::default();
         shapes.want("Thing");
         shapes.finish(&spec).map(|tokens| tokens.to_string())
