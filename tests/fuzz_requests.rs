@@ -507,14 +507,10 @@ fn headers_and_body(fuzzed: &Fuzzed) -> Option<(HeaderMap, Vec<u8>)> {
                 Some((path, query)) => (path, Some(query)),
                 None => (fuzzed.uri.as_str(), None),
             };
-            // What the server hashes: a JSON body, the streamed multipart body as
-            // UNSIGNED-PAYLOAD, nothing for the operations without a body.
-            let payload = if path.ends_with("/assets/import") {
-                Payload::Streamed
-            } else if path.ends_with("/assets/export") || path.ends_with("/assets/delete") {
-                Payload::Bytes(&body)
-            } else {
-                Payload::Bytes(&[])
+            let payload = match signed_body(path) {
+                SignedBody::Streamed => Payload::Streamed,
+                SignedBody::Hashed => Payload::Bytes(&body),
+                SignedBody::None => Payload::Bytes(&[]),
             };
             let (secret_key, signed_at) = match tamper {
                 Tamper::SecretKey => ("another-secret-key", chrono::Utc::now()),
@@ -551,6 +547,25 @@ fn headers_and_body(fuzzed: &Fuzzed) -> Option<(HeaderMap, Vec<u8>)> {
     Some((headers, body))
 }
 
+/// How the server signs a request's body, by the operation its path names: a JSON body by its
+/// hash, the streamed multipart body as UNSIGNED-PAYLOAD, nothing for the operations without one.
+#[derive(Debug, PartialEq, Eq)]
+enum SignedBody {
+    Hashed,
+    Streamed,
+    None,
+}
+
+fn signed_body(path: &str) -> SignedBody {
+    if path.ends_with("/assets/import") {
+        SignedBody::Streamed
+    } else if path.ends_with("/assets/export") || path.ends_with("/assets/delete") {
+        SignedBody::Hashed
+    } else {
+        SignedBody::None
+    }
+}
+
 /// Whether `fuzzed` carries a signature that must not be accepted (`Some(true)`), one that must
 /// be (`Some(false)`: signed as the SDK signs, for the project of the path), or no signature.
 fn signature_must_fail(fuzzed: &Fuzzed) -> Option<bool> {
@@ -559,19 +574,8 @@ fn signature_must_fail(fuzzed: &Fuzzed) -> Option<bool> {
         Credential::Signed(Tamper::Nothing) => Some(false),
         // A changed body matters only where the body is signed (not multipart, not GET).
         Credential::Signed(Tamper::Body(_)) => (!fuzzed.body.is_empty()
-            && (fuzzed
-                .uri
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .ends_with("/assets/export")
-                || fuzzed
-                    .uri
-                    .split('?')
-                    .next()
-                    .unwrap_or_default()
-                    .ends_with("/assets/delete")))
-        .then_some(true),
+            && signed_body(fuzzed.uri.split('?').next().unwrap_or_default()) == SignedBody::Hashed)
+            .then_some(true),
         Credential::Signed(_) => Some(true),
     }
 }
