@@ -114,6 +114,20 @@ async fn call(
 
 const INSTANCE: &str = "/v2/demo/instances/demo";
 
+/// ROMA.10012, "an asset job is already running", as the document names it.
+const JOB_RUNNING: &str = roma_assets::contract::codes::ROMA_10012.code;
+
+/// Exports the demo app `app` on `base`: the status and the body of the answer.
+async fn export(http: &reqwest::Client, base: &str, app: &str) -> (u16, Value) {
+    call(
+        http,
+        reqwest::Method::POST,
+        format!("{base}{INSTANCE}/assets/export"),
+        Some(json!({"apps": [{"id": app}], "tasks": []})),
+    )
+    .await
+}
+
 async fn job_status(http: &reqwest::Client, base: &str, job: &str) -> Value {
     call(
         http,
@@ -194,13 +208,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     let http = reqwest::Client::new();
 
     // Export on A, poll on B, download on C; a second download, on A, is refused.
-    let (status, created) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{}{INSTANCE}/assets/export", a.base),
-        Some(json!({"apps": [{"id": "demo-app-orders"}], "tasks": []})),
-    )
-    .await;
+    let (status, created) = export(&http, &a.base, "demo-app-orders").await;
     assert_eq!(status, 200, "{created}");
     let job = created["job_id"].as_str().unwrap().to_string();
     let done = ended(&http, &b.base, &job, Duration::from_secs(30)).await;
@@ -234,15 +242,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     let racers: Vec<_> = (0..10)
         .map(|n| {
             let (http, base) = (http.clone(), bases[n % 3].clone());
-            tokio::spawn(async move {
-                call(
-                    &http,
-                    reqwest::Method::POST,
-                    format!("{base}{INSTANCE}/assets/export"),
-                    Some(json!({"apps": [{"id": "demo-app-crm"}], "tasks": []})),
-                )
-                .await
-            })
+            tokio::spawn(async move { export(&http, &base, "demo-app-crm").await })
         })
         .collect();
     let mut won = Vec::new();
@@ -250,7 +250,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
         let (status, body) = racer.await.unwrap();
         match status {
             200 => won.push(body["job_id"].as_str().unwrap().to_string()),
-            _ => assert_eq!(body["error_code"], "ROMA.10012", "{status} {body}"),
+            _ => assert_eq!(body["error_code"], JOB_RUNNING, "{status} {body}"),
         }
     }
     assert_eq!(won.len(), 1, "exactly one job runs: {won:?}");
@@ -276,7 +276,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
         accepted = answer.json().await.unwrap();
         if status != 200 {
             // The raced export still runs (on A or B it ends at once; on C in 15 s).
-            assert_eq!(accepted["error_code"], "ROMA.10012", "{accepted}");
+            assert_eq!(accepted["error_code"], JOB_RUNNING, "{accepted}");
             assert!(Instant::now() < deadline, "the project's slot never freed");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -308,13 +308,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     eprintln!(
         "the killed replica's import was FAILED {took:?} after the kill (lease {LEASE_SECS} s)"
     );
-    let (status, body) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{}{INSTANCE}/assets/export", b.base),
-        Some(json!({"apps": [{"id": "demo-app-orders"}], "tasks": []})),
-    )
-    .await;
+    let (status, body) = export(&http, &b.base, "demo-app-orders").await;
     assert_eq!(status, 200, "a new job can start: {body}");
 
     // A replica stopped gracefully (SIGTERM) exits cleanly: its database connections close
