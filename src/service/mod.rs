@@ -74,6 +74,9 @@ pub struct ServiceConfig {
 /// are removed when a replica starts (younger ones may be another replica's import).
 pub const SHARED_UNFINISHED_AGE: Duration = Duration::from_secs(3600);
 
+/// The reason a job whose lease expired is failed with (at start, and on every lease tick).
+const EXPIRED_REASON: &str = "the server running the job stopped renewing its lease";
+
 /// How often a replica sweeps shared blobs for what stopped replicas left unfinished.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
@@ -183,10 +186,7 @@ impl Service {
                 store
                     .fail_running_jobs(RunningJobs::All, "the server restarted while the job ran")?
             } else {
-                store.fail_running_jobs(
-                    RunningJobs::Expired,
-                    "the server running the job stopped renewing its lease",
-                )?
+                store.fail_running_jobs(RunningJobs::Expired, EXPIRED_REASON)?
             };
             Ok::<_, StoreError>((store, failed))
         })
@@ -384,10 +384,7 @@ async fn keep_leases(
         let Some(store) = store.upgrade() else { return };
         let done = tokio::task::spawn_blocking(move || {
             store.renew_leases()?;
-            store.fail_running_jobs(
-                RunningJobs::Expired,
-                "the server running the job stopped renewing its lease",
-            )
+            store.fail_running_jobs(RunningJobs::Expired, EXPIRED_REASON)
         })
         .await;
         match done {
