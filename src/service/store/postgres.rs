@@ -9,14 +9,13 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls};
 
 use super::StoreError;
 use super::queries::SqlStore;
-use super::rows::{now, ts};
 use super::sql::{Conn, Dialect, Engine, Row, Tx, Value};
 
 /// The [`super::Store`] on PostgreSQL.
 pub type PostgresStore = SqlStore<Postgres>;
 
-/// The migrations, in order. Each is applied once, in its own transaction, and recorded in
-/// `schema_migrations`. Append only.
+/// The migrations, in order, applied by `queries::migrate` (its write lock is a
+/// transaction-scoped advisory lock here, so replicas may start together). Append only.
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
@@ -27,9 +26,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0002_job_leases.sql"),
     ),
 ];
-
-/// The advisory lock every replica takes to migrate (an arbitrary constant: "roma" in ASCII).
-const MIGRATION_LOCK: i64 = 0x726f_6d61;
 
 /// A PostgreSQL database: a pool of at most `size` connections, opened as they are needed.
 pub struct Postgres {
@@ -61,7 +57,7 @@ impl SqlStore<Postgres> {
             }),
             returned: Condvar::new(),
         };
-        engine.migrate()?;
+        super::queries::migrate(&engine, MIGRATIONS)?;
         Ok(SqlStore::new(engine))
     }
 
@@ -135,49 +131,6 @@ impl Postgres {
             }
         }
         self.returned.notify_one();
-    }
-
-    /// Applies each migration not yet recorded, in order, under [`MIGRATION_LOCK`]: a replica
-    /// that starts while another migrates waits, then finds the work done.
-    fn migrate(&self) -> Result<(), StoreError> {
-        let newest_known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
-        self.with_client(|client| {
-            for (version, sql) in MIGRATIONS {
-                let mut tx = client.transaction()?;
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-                tx.batch_execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (
-                         version    BIGINT PRIMARY KEY,
-                         applied_at TEXT NOT NULL
-                     )",
-                )?;
-                let newest: Option<i64> = tx
-                    .query_one("SELECT max(version) FROM schema_migrations", &[])?
-                    .get(0);
-                if let Some(applied) = newest
-                    && applied > newest_known
-                {
-                    return Err(StoreError::Corrupt(format!(
-                        "schema version {applied} is newer than this program knows ({newest_known})"
-                    )));
-                }
-                let done = tx
-                    .query_opt(
-                        "SELECT 1 FROM schema_migrations WHERE version = $1",
-                        &[version],
-                    )?
-                    .is_some();
-                if !done {
-                    tx.batch_execute(sql)?;
-                    tx.execute(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                        &[version, &ts(&now())],
-                    )?;
-                }
-                tx.commit()?;
-            }
-            Ok(())
-        })
     }
 
     /// Runs `work` on a connection of the pool, then gives it back.
@@ -315,6 +268,10 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         Ok(self.0.execute(&dollar_placeholders(sql), &bind(params))?)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.batch_execute(sql)?)
     }
 }
 

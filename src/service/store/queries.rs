@@ -61,6 +61,45 @@ impl<E> std::fmt::Debug for SqlStore<E> {
     }
 }
 
+/// Applies each of `migrations` (version, SQL) not yet recorded in `schema_migrations`, in
+/// order, each in its own transaction holding the migrations' write lock: a server that opens
+/// the database while another migrates it waits, then finds the work done (SQLite: two
+/// processes on a new file; PostgreSQL: replicas starting together). A database that records a
+/// version newer than this program knows is refused.
+pub(super) fn migrate<E: Engine>(engine: &E, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
+    let newest_known = migrations.last().map_or(0, |(v, _)| *v);
+    for (version, sql) in migrations {
+        engine.transaction(Tx::Write("schema migrations"), |tx| {
+            tx.batch(E::DIALECT.migrations_table())?;
+            let newest = tx
+                .query_one("SELECT max(version) FROM schema_migrations", &[])?
+                .opt_int(0)?;
+            if let Some(applied) = newest
+                && applied > newest_known
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "schema version {applied} is newer than this program knows ({newest_known})"
+                )));
+            }
+            let done = tx
+                .query_opt(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                    values![*version],
+                )?
+                .is_some();
+            if !done {
+                tx.batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    values![*version, ts(&now())],
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 /// The name of an instance's write lock ([`Tx::Write`]).
 fn instance_lock(scope: &Scope) -> String {
     format!("instance {}/{}", scope.project_id, scope.instance_id)

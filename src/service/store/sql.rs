@@ -122,6 +122,14 @@ impl Row {
         }
     }
 
+    /// The integer at `index`, or `None` for NULL.
+    pub(crate) fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        match self.value(index)? {
+            Value::Null => Ok(None),
+            _ => self.int(index).map(Some),
+        }
+    }
+
     /// The number at `index` (an integer reads as a number too: SQLite stores `1.0` as `1`
     /// in a REAL column of a table that is not STRICT).
     pub(crate) fn real(&self, index: usize) -> Result<f64, StoreError> {
@@ -141,6 +149,9 @@ pub trait Conn {
 
     /// Runs a statement; returns how many rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+
+    /// Runs several statements without parameters (a migration file).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
 
     /// The first row a statement answers, if any.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
@@ -196,6 +207,24 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("instr({column}, {placeholder}) > 0"),
             Dialect::Postgres => format!("strpos({column}, {placeholder}) > 0"),
+        }
+    }
+
+    /// The table that records which migrations were applied, created if missing.
+    pub(crate) fn migrations_table(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    INTEGER PRIMARY KEY NOT NULL,
+                     applied_at TEXT NOT NULL
+                 ) STRICT"
+            }
+            Dialect::Postgres => {
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    BIGINT PRIMARY KEY,
+                     applied_at TEXT NOT NULL
+                 )"
+            }
         }
     }
 

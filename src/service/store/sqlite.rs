@@ -5,11 +5,10 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::types::{Value as Sql, ValueRef};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 use super::queries::SqlStore;
-use super::rows::{now, ts};
 use super::sql::{Conn, Dialect, Engine, Row, Tx, Value};
 
 /// The database file [`SqliteStore::open`] creates inside its data directory.
@@ -18,8 +17,7 @@ pub const DB_FILE_NAME: &str = "roma-assets.sqlite3";
 /// How long (ms) a connection waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
-/// The embedded migrations, in order. Each is applied once, in its own transaction, and recorded
-/// in `schema_migrations`. Append only.
+/// The embedded migrations, in order, applied by `queries::migrate`. Append only.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/0001_init.sql")),
     (2, include_str!("../../../migrations/0002_asset_family.sql")),
@@ -48,7 +46,7 @@ impl SqlStore<Sqlite> {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
+        let conn = Connection::open(data_dir.join(DB_FILE_NAME))?;
         // Pragmas as SQL rather than `Connection::busy_timeout`: that method needs
         // `sqlite3_set_clientdata` (SQLite 3.44+), which the system SQLite of Debian 12 (3.40)
         // lacks, and would not link. The timeout comes first, so the pragmas below wait for a
@@ -61,10 +59,11 @@ impl SqlStore<Sqlite> {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;"
         ))?;
-        migrate(&mut conn)?;
-        Ok(SqlStore::new(Sqlite {
+        let engine = Sqlite {
             conn: Mutex::new(conn),
-        }))
+        };
+        super::queries::migrate(&engine, MIGRATIONS)?;
+        Ok(SqlStore::new(engine))
     }
 }
 
@@ -137,6 +136,10 @@ impl Conn for SqliteConn<'_> {
         Ok(out)
     }
 
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let changed = self
             .0
@@ -144,50 +147,6 @@ impl Conn for SqliteConn<'_> {
             .execute(rusqlite::params_from_iter(bind(params)))?;
         Ok(u64::try_from(changed).unwrap_or(u64::MAX))
     }
-}
-
-/// Applies each embedded migration not yet recorded, in order. The check and the migration share
-/// one `BEGIN IMMEDIATE` transaction, so two processes opening a new file at once cannot both
-/// apply it.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY NOT NULL,
-             applied_at TEXT NOT NULL
-         ) STRICT;",
-    )?;
-    let newest_known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
-    let newest_applied: Option<i64> =
-        conn.query_row("SELECT max(version) FROM schema_migrations", [], |row| {
-            row.get(0)
-        })?;
-    if let Some(applied) = newest_applied
-        && applied > newest_known
-    {
-        return Err(StoreError::Corrupt(format!(
-            "schema version {applied} is newer than this program knows ({newest_known})"
-        )));
-    }
-    for (version, sql) in MIGRATIONS {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let done = tx
-            .query_row(
-                "SELECT 1 FROM schema_migrations WHERE version = ?1",
-                [version],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if !done {
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![version, ts(&now())],
-            )?;
-        }
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
