@@ -692,12 +692,13 @@ impl<E: Engine> Store for SqlStore<E> {
              WHERE id IN (SELECT id FROM jobs WHERE {chosen}{})",
             E::DIALECT.skip_locked()
         );
-        self.engine.transaction(Tx::Single, |conn| {
-            let params = values![reasons, at, &self.owner];
-            // Only the placeholders the statement names are bound.
-            let used = if which == RunningJobs::All { 2 } else { 3 };
-            conn.execute(&sql, &params[..used])
-        })
+        // Bound: the placeholders the chosen statement names (every engine refuses others).
+        let params = match which {
+            RunningJobs::All => values![reasons, at],
+            RunningJobs::Own | RunningJobs::Expired => values![reasons, at, &self.owner],
+        };
+        self.engine
+            .transaction(Tx::Single, |conn| conn.execute(&sql, params))
     }
 
     fn renew_leases(&self) -> Result<Vec<String>, StoreError> {
