@@ -282,8 +282,12 @@ impl DirBlobs {
     }
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BlobError {
-    let target = path.display().to_string();
+/// The error of a failed I/O `action` on `target` (a path, an object's key).
+fn io_error(
+    action: &'static str,
+    target: impl fmt::Display,
+) -> impl FnOnce(std::io::Error) -> BlobError {
+    let target = target.to_string();
     move |source| BlobError::Io {
         action,
         target,
@@ -297,14 +301,14 @@ impl Blobs for DirBlobs {
         Box::pin(async move {
             let file = tokio::fs::File::create(&path)
                 .await
-                .map_err(io_error("creating", &path))?;
+                .map_err(io_error("creating", path.display()))?;
             Ok(Box::pin(file) as BlobWriter)
         })
     }
 
     fn local(&self, key: &BlobKey) -> Result<LocalFile, BlobError> {
         let path = self.path(key);
-        let file = File::open(&path).map_err(io_error("opening", &path))?;
+        let file = File::open(&path).map_err(io_error("opening", path.display()))?;
         Ok(LocalFile::own(file))
     }
 
@@ -314,7 +318,7 @@ impl Blobs for DirBlobs {
         partial.push(PARTIAL_SUFFIX);
         let partial = PathBuf::from(partial);
         let written = File::create(&partial)
-            .map_err(io_error("creating", &partial))
+            .map_err(io_error("creating", partial.display()))
             .and_then(|mut file| {
                 write(&mut file).map_err(|source| BlobError::Write {
                     key: key.to_string(),
@@ -322,7 +326,7 @@ impl Blobs for DirBlobs {
                 })
             })
             .and_then(|()| {
-                std::fs::rename(&partial, &path).map_err(io_error("renaming", &partial))
+                std::fs::rename(&partial, &path).map_err(io_error("renaming", partial.display()))
             });
         if written.is_err() {
             let _ = std::fs::remove_file(&partial);
@@ -335,11 +339,11 @@ impl Blobs for DirBlobs {
         Box::pin(async move {
             let file = tokio::fs::File::open(&path)
                 .await
-                .map_err(io_error("opening", &path))?;
+                .map_err(io_error("opening", path.display()))?;
             let length = file
                 .metadata()
                 .await
-                .map_err(io_error("reading", &path))?
+                .map_err(io_error("reading", path.display()))?
                 .len();
             Ok(BlobRead {
                 length,
@@ -352,7 +356,7 @@ impl Blobs for DirBlobs {
         let path = self.path(key);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io_error("removing", &path)(e))
+                Err(io_error("removing", path.display())(e))
             }
             _ => Ok(()),
         }
@@ -364,7 +368,7 @@ impl Blobs for DirBlobs {
             (Area::Archives, |name| name.ends_with(PARTIAL_SUFFIX)),
         ] {
             let dir = self.root.join(area.as_str());
-            std::fs::read_dir(&dir).map_err(io_error("listing", &dir))?;
+            std::fs::read_dir(&dir).map_err(io_error("listing", dir.display()))?;
             remove_older_than(&dir, older_than, unfinished);
         }
         Ok(())

@@ -20,7 +20,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
-use super::{Area, BlobError, BlobKey, BlobRead, BlobWriter, Blobs, FileWriter, LocalFile};
+use super::{
+    Area, BlobError, BlobKey, BlobRead, BlobWriter, Blobs, FileWriter, LocalFile, io_error,
+};
 
 /// Part size of multipart uploads: S3's smallest (but for the last part).
 const PART_BYTES: usize = 5 * 1024 * 1024;
@@ -48,25 +50,13 @@ impl std::fmt::Debug for S3Blobs {
     }
 }
 
+/// The error of a failed object store `action` on `target`.
 fn error(
     action: &'static str,
-    target: impl ToString,
+    target: impl std::fmt::Display,
 ) -> impl FnOnce(object_store::Error) -> BlobError {
-    let target = target.to_string();
-    move |e| BlobError::Io {
-        action,
-        target,
-        source: std::io::Error::other(e),
-    }
-}
-
-fn io(action: &'static str, target: impl ToString) -> impl FnOnce(std::io::Error) -> BlobError {
-    let target = target.to_string();
-    move |source| BlobError::Io {
-        action,
-        target,
-        source,
-    }
+    let io = io_error(action, target);
+    move |e| io(std::io::Error::other(e))
 }
 
 impl S3Blobs {
@@ -107,7 +97,7 @@ impl S3Blobs {
         prefix: &str,
         local_dir: &Path,
     ) -> Result<Self, BlobError> {
-        std::fs::create_dir_all(local_dir).map_err(io("preparing", local_dir.display()))?;
+        std::fs::create_dir_all(local_dir).map_err(io_error("preparing", local_dir.display()))?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| BlobError::Io {
             action: "starting",
             target: "the object store".into(),
@@ -162,28 +152,30 @@ impl Blobs for S3Blobs {
                 .map_err(error("downloading", &path))?;
             let mut file = tokio::fs::File::create(&local)
                 .await
-                .map_err(io("creating", local.display()))?;
+                .map_err(io_error("creating", local.display()))?;
             let mut stream = got.into_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(error("downloading", &path))?;
                 file.write_all(&chunk)
                     .await
-                    .map_err(io("writing", local.display()))?;
+                    .map_err(io_error("writing", local.display()))?;
             }
-            file.flush().await.map_err(io("writing", local.display()))
+            file.flush()
+                .await
+                .map_err(io_error("writing", local.display()))
         });
         if let Err(e) = copied {
             let _ = std::fs::remove_file(&local);
             return Err(e);
         }
-        let file = std::fs::File::open(&local).map_err(io("opening", local.display()))?;
+        let file = std::fs::File::open(&local).map_err(io_error("opening", local.display()))?;
         Ok(LocalFile::temporary(file, local))
     }
 
     fn put_file(&self, key: &BlobKey, write: FileWriter<'_>) -> Result<(), BlobError> {
         let local = self.local_path();
         let written = std::fs::File::create(&local)
-            .map_err(io("creating", local.display()))
+            .map_err(io_error("creating", local.display()))
             .and_then(|mut file| {
                 write(&mut file).map_err(|source| BlobError::Write {
                     key: key.to_string(),
@@ -195,7 +187,7 @@ impl Blobs for S3Blobs {
                 self.runtime.block_on(async {
                     let mut file = tokio::fs::File::open(&local)
                         .await
-                        .map_err(io("opening", local.display()))?;
+                        .map_err(io_error("opening", local.display()))?;
                     let mut writer = self.writer(path.clone());
                     let copied = async {
                         tokio::io::copy(&mut file, &mut writer).await?;
@@ -205,7 +197,7 @@ impl Blobs for S3Blobs {
                     if let Err(e) = copied {
                         // Nothing becomes visible: the multipart upload is abandoned.
                         let _ = writer.abort().await;
-                        return Err(io("uploading", &path)(e));
+                        return Err(io_error("uploading", &path)(e));
                     }
                     Ok(())
                 })
