@@ -143,12 +143,19 @@ pub(crate) async fn roundtrips(
     Ok(phases)
 }
 
-/// Runs part 5 into `block`.
-pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
-    let dir = ctx.fresh_dir("roundtrip")?;
+/// Writes the package [`roundtrips`] seeds its source instance with (50 apps and 50 tasks, the
+/// 100 assets it checks) into `dir`; returns its path.
+pub(crate) fn seed_package(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
     let seed = dir.join("seed.zip");
     let (apps, tasks) = fixtures::assets("rt", 50, 50, 200);
     fixtures::write(&seed, &apps, &tasks)?;
+    Ok(seed)
+}
+
+/// Runs part 5 into `block`.
+pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
+    let dir = ctx.fresh_dir("roundtrip")?;
+    let seed = seed_package(&dir)?;
     let args = vec![
         "--data-dir".to_string(),
         dir.join("data").display().to_string(),

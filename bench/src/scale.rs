@@ -15,9 +15,9 @@ use std::time::Duration;
 use crate::memory;
 use crate::procs::{Server, mib};
 use crate::report::Block;
-use crate::roundtrip::{Phases, roundtrips};
+use crate::roundtrip::{Phases, roundtrips, seed_package};
 use crate::status_load::a_finished_job;
-use crate::{Ctx, block_on, fixtures, stats, token_of, wrk};
+use crate::{Ctx, block_on, stats, token_of, wrk};
 
 /// A test service started by its script, stopped when dropped.
 struct Service {
@@ -184,9 +184,7 @@ fn status_rps(ctx: &Ctx, dir: &Path, setup: &Setup) -> Result<Vec<f64>, String> 
 /// Runs part 7 into `block`.
 pub fn run(ctx: &Ctx, block: &mut Block) -> Result<(), String> {
     let dir = ctx.fresh_dir("scale")?;
-    let seed = dir.join("seed.zip");
-    let (apps, tasks) = fixtures::assets("rt", 50, 50, 200);
-    fixtures::write(&seed, &apps, &tasks)?;
+    let seed = seed_package(&dir)?;
     let postgres = Service::start(&ctx.root, "postgres.sh")?;
     let s3 = Service::start(&ctx.root, "s3.sh")?;
     let runs = if ctx.quick { 5 } else { 30 };
