@@ -22,6 +22,7 @@
 
 mod support;
 
+use roma_assets::contract::types::CheckAssetJobStatusResponseStatus as JobStatus;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -897,7 +898,7 @@ fn finished(job_id: &str) -> Result<serde_json::Value, TestCaseError> {
     loop {
         let (status, job) = call("GET", &uri, "application/json", Vec::new())?;
         prop_assert_eq!(status, 200, "{}", job);
-        if job["status"] != "RUNNING" {
+        if job["status"] != JobStatus::Running.to_string() {
             return Ok(job);
         }
         prop_assert!(
@@ -945,7 +946,7 @@ proptest! {
             "Refused".to_string()
         };
         let after = holdings()?;
-        if outcome == "SUCCEEDED" {
+        if outcome == JobStatus::Succeeded.to_string() {
             // Nothing that was there is gone (an import only adds or overwrites).
             for (listing, key) in [(0, "apps"), (1, "entities")] {
                 let ids = |holdings: &serde_json::Value| -> Vec<String> {

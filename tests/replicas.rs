@@ -11,6 +11,7 @@
 
 mod support;
 
+use roma_assets::contract::types::CheckAssetJobStatusResponseStatus as JobStatus;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -144,7 +145,7 @@ async fn ended(http: &reqwest::Client, base: &str, job: &str, within: Duration) 
     let deadline = Instant::now() + within;
     loop {
         let status = job_status(http, base, job).await;
-        if status["status"] != "RUNNING" {
+        if status["status"] != JobStatus::Running.to_string() {
             return status;
         }
         assert!(
@@ -212,7 +213,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     assert_eq!(status, 200, "{created}");
     let job = created["job_id"].as_str().unwrap().to_string();
     let done = ended(&http, &b.base, &job, Duration::from_secs(30)).await;
-    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["status"], JobStatus::Succeeded.to_string(), "{done}");
     let archive = done["archive_id"].as_str().unwrap();
     let download = http
         .get(format!("{}{INSTANCE}/assets/archives/{archive}", c.base))
@@ -284,7 +285,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     let import = accepted["job_id"].as_str().unwrap().to_string();
     assert_eq!(
         job_status(&http, &b.base, &import).await["status"],
-        "RUNNING"
+        JobStatus::Running.to_string()
     );
     let killed_at = Instant::now();
     c.child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
@@ -297,7 +298,7 @@ async fn three_replicas_share_one_api_and_survive_a_kill() {
     )
     .await;
     let took = killed_at.elapsed();
-    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["status"], JobStatus::Failed.to_string(), "{failed}");
     let reason = failed["reasons"][0]["error_msg"]
         .as_str()
         .unwrap_or_default();
